@@ -1,0 +1,45 @@
+"""msnn_tf: multi-stage neural networks of machine precision (Wang & Lai, J. Comput. Phys. 2024).
+
+Public names::
+
+    import msnn_tf as msnn
+    reg = msnn.MultiStageRegressor()
+    history = reg.fit(x, y, num_stages=4)
+"""
+
+from msnn_tf.layers import InputScaling, ScaledFirstLayer
+from msnn_tf.networks import build_stage_network
+from msnn_tf.optimizers import AdamResults, LbfgsResults, adam_minimize, lbfgs_minimize
+from msnn_tf.regression import MultiStageRegressor
+from msnn_tf.reporting import StageReport, TrainingHistory
+from msnn_tf.spectral import (
+    DataDensityWarning,
+    dominant_frequencies,
+    dominant_frequency,
+    kappa_for_frequency,
+    min_points_for_frequency,
+    rms,
+)
+from msnn_tf.staged_model import StagedModel
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdamResults",
+    "DataDensityWarning",
+    "InputScaling",
+    "LbfgsResults",
+    "MultiStageRegressor",
+    "ScaledFirstLayer",
+    "StageReport",
+    "StagedModel",
+    "TrainingHistory",
+    "adam_minimize",
+    "build_stage_network",
+    "dominant_frequencies",
+    "dominant_frequency",
+    "kappa_for_frequency",
+    "lbfgs_minimize",
+    "min_points_for_frequency",
+    "rms",
+]

@@ -1,0 +1,94 @@
+"""Builder of one stage's network: the scaled first layer, tanh hidden layers, a linear output."""
+
+from __future__ import annotations
+
+import keras
+
+from msnn_tf.layers import FIRST_ACTIVATIONS, ScaledFirstLayer
+
+__all__ = ["build_stage_network"]
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    return value
+
+
+def build_stage_network(
+    input_dim: int,
+    width: int = 20,
+    depth: int = 3,
+    kappa: float = 1.0,
+    first_activation: str = "tanh",
+    output_dim: int = 1,
+    bias_initializer: str = "zeros",
+    seed: int | None = None,
+    name: str | None = None,
+) -> keras.Sequential:
+    """Builds the network ``u_j(x; kappa)`` of one stage (paper, sections 2.2.2 and 2.3).
+
+    Layout: ``input_dim -> width (first_activation, scaled by kappa) -> width (tanh) x (depth - 1)
+    -> output_dim (linear)``, all float64, Xavier-normal weights. The network expects inputs that are
+    already scaled to ``[-1, 1]`` (the :class:`~msnn_tf.StagedModel` does that once for all stages).
+
+    Args:
+        input_dim: Number of input coordinates ``d``.
+        width: Units per hidden layer.
+        depth: Number of hidden layers, the scaled first layer included (3 gives ``1-20-20-20-1``).
+        kappa: Scale factor of the first layer (eq. 2.8-2.9).
+        first_activation: ``"tanh"`` for the first stage, ``"sin"`` for higher stages.
+        output_dim: Number of outputs.
+        bias_initializer: Bias initialisation of the first layer (see :class:`ScaledFirstLayer`).
+        seed: Seed of every initialiser; layer ``i`` uses ``seed + i``.
+        name: Keras name of the model.
+
+    Returns:
+        A built :class:`keras.Sequential` with float64 weights.
+
+    Raises:
+        ValueError: on non-positive sizes, a non-positive ``kappa`` or an unknown activation.
+
+    Example:
+        >>> net = build_stage_network(1, width=20, depth=3, kappa=40.0, first_activation="sin")
+        >>> net.count_params()
+        901
+    """
+    input_dim = _positive_int("input_dim", input_dim)
+    width = _positive_int("width", width)
+    depth = _positive_int("depth", depth)
+    output_dim = _positive_int("output_dim", output_dim)
+    if first_activation not in FIRST_ACTIVATIONS:
+        raise ValueError(f"`first_activation` must be one of {FIRST_ACTIVATIONS}, got {first_activation!r}")
+
+    def layer_seed(i):
+        return None if seed is None else int(seed) + i
+
+    layers = [
+        keras.Input(shape=(input_dim,), dtype="float64"),
+        ScaledFirstLayer(
+            width,
+            kappa=kappa,
+            activation=first_activation,
+            bias_initializer=bias_initializer,
+            seed=layer_seed(0),
+            dtype="float64",
+        ),
+    ]
+    for i in range(1, depth):
+        layers.append(
+            keras.layers.Dense(
+                width,
+                activation="tanh",
+                kernel_initializer=keras.initializers.GlorotNormal(seed=layer_seed(i)),
+                dtype="float64",
+            )
+        )
+    layers.append(
+        keras.layers.Dense(
+            output_dim,
+            kernel_initializer=keras.initializers.GlorotNormal(seed=layer_seed(depth)),
+            dtype="float64",
+        )
+    )
+    return keras.Sequential(layers, name=name)

@@ -1,0 +1,7 @@
+"""Compiled optimizers over flat float64 parameter vectors: Adam blocks and TFP L-BFGS."""
+
+from msnn_tf.optimizers.adam import AdamResults, adam_minimize
+from msnn_tf.optimizers.flat import FlatParameters
+from msnn_tf.optimizers.lbfgs import LbfgsResults, lbfgs_minimize
+
+__all__ = ["AdamResults", "FlatParameters", "LbfgsResults", "adam_minimize", "lbfgs_minimize"]

@@ -1,0 +1,174 @@
+"""Adam over a flat parameter vector, run in compiled blocks of steps.
+
+A block of steps is one ``tf.while_loop`` inside one ``tf.function`` (XLA-compiled by default), so a
+Python round trip happens only between blocks, where progress is reported.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["AdamResults", "adam_minimize"]
+
+
+class AdamResults(NamedTuple):
+    """Outcome of :func:`adam_minimize` (immutable).
+
+    Attributes:
+        position: The best position seen (lowest objective), a float64 vector.
+        objective_value: Objective at ``position``.
+        num_steps: Adam steps taken.
+        losses: Objective before each step, a float64 array of length ``num_steps``.
+        failed: ``True`` when a non-finite objective or gradient stopped the run.
+        message: Why the run stopped.
+        wall_time: Seconds spent, compilation included.
+    """
+
+    position: tf.Tensor
+    objective_value: float
+    num_steps: int
+    losses: np.ndarray
+    failed: bool
+    message: str
+    wall_time: float
+
+
+def _make_block(value_and_gradients_function, block_size, beta_1, beta_2, epsilon, jit_compile):
+    beta_1 = tf.constant(beta_1, tf.float64)
+    beta_2 = tf.constant(beta_2, tf.float64)
+    epsilon = tf.constant(epsilon, tf.float64)
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+    def block(position, m, v, step, num_steps, learning_rate, decay_rate, decay_steps, best_value, best_position):
+        losses = tf.TensorArray(tf.float64, size=block_size)
+
+        def cond(i, position, m, v, step, best_value, best_position, losses, finite):
+            return tf.logical_and(i < num_steps, finite)
+
+        def body(i, position, m, v, step, best_value, best_position, losses, finite):
+            value, gradient = value_and_gradients_function(position)
+            ok = tf.logical_and(tf.math.is_finite(value), tf.reduce_all(tf.math.is_finite(gradient)))
+            better = tf.logical_and(ok, value < best_value)
+            best_value = tf.where(better, value, best_value)
+            best_position = tf.where(better, position, best_position)
+            t = step + 1.0
+            lr = learning_rate * tf.pow(decay_rate, t / decay_steps)
+            m_new = beta_1 * m + (1.0 - beta_1) * gradient
+            v_new = beta_2 * v + (1.0 - beta_2) * tf.square(gradient)
+            m_hat = m_new / (1.0 - tf.pow(beta_1, t))
+            v_hat = v_new / (1.0 - tf.pow(beta_2, t))
+            new_position = position - lr * m_hat / (tf.sqrt(v_hat) + epsilon)
+            # A squared gradient that overflows is a blow-up too, even while the loss is finite.
+            ok = tf.logical_and(ok, tf.reduce_all(tf.math.is_finite(v_new)))
+            losses = losses.write(i, value)
+            return (
+                i + 1,
+                tf.where(ok, new_position, position),
+                tf.where(ok, m_new, m),
+                tf.where(ok, v_new, v),
+                tf.where(ok, t, step),
+                best_value,
+                best_position,
+                losses,
+                ok,
+            )
+
+        i, position, m, v, step, best_value, best_position, losses, finite = tf.while_loop(
+            cond,
+            body,
+            (tf.constant(0), position, m, v, step, best_value, best_position, losses, tf.constant(True)),
+            maximum_iterations=block_size,
+        )
+        return position, m, v, step, best_value, best_position, losses.stack(), i, finite
+
+    return block
+
+
+def adam_minimize(
+    value_and_gradients_function: Callable,
+    initial_position,
+    num_steps: int,
+    learning_rate: float = 1e-3,
+    decay_rate: float = 1.0,
+    decay_steps: float = 1000.0,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
+    block_size: int = 500,
+    jit_compile: bool = True,
+    callback: Callable | None = None,
+) -> AdamResults:
+    """Minimises a function of a flat float64 vector with Adam (Kingma & Ba, 2015).
+
+    The learning rate at step ``t`` is ``learning_rate * decay_rate ** (t / decay_steps)``.
+
+    Args:
+        value_and_gradients_function: Maps a position vector to ``(objective, gradient)``; it must be
+            traceable by ``tf.function`` (and by XLA when ``jit_compile``).
+        initial_position: Starting float64 vector.
+        num_steps: Number of Adam steps (0 returns the start).
+        learning_rate: Initial step size, positive.
+        decay_rate: Multiplies the learning rate every ``decay_steps`` steps, in ``(0, 1]``.
+        decay_steps: Steps per decay factor, positive.
+        beta_1: Decay of the first-moment average.
+        beta_2: Decay of the second-moment average.
+        epsilon: Denominator offset.
+        block_size: Steps per compiled block; ``callback`` runs after each block.
+        jit_compile: Compile each block with XLA.
+        callback: ``callback(step, objective_value, elapsed_seconds)`` after each block.
+
+    Returns:
+        :class:`AdamResults` holding the best position seen.
+
+    Raises:
+        ValueError: on a negative ``num_steps`` or non-positive learning rate, decay or block size.
+    """
+    if isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 0:
+        raise ValueError(f"`num_steps` must be a non-negative integer, got {num_steps!r}")
+    for name, value in (("learning_rate", learning_rate), ("decay_steps", decay_steps), ("block_size", block_size)):
+        if not (math.isfinite(float(value)) and value > 0):
+            raise ValueError(f"`{name}` must be positive, got {value!r}")
+    if not 0 < decay_rate <= 1:
+        raise ValueError(f"`decay_rate` must be in (0, 1], got {decay_rate!r}")
+    start = time.perf_counter()
+    position = tf.convert_to_tensor(initial_position, tf.float64)
+    value, _ = value_and_gradients_function(position)
+    value = float(value)
+    if num_steps == 0:
+        return AdamResults(position, value, 0, np.zeros(0), not math.isfinite(value), "no steps requested", 0.0)
+    block = _make_block(value_and_gradients_function, int(block_size), beta_1, beta_2, epsilon, jit_compile)
+    m = tf.zeros_like(position)
+    v = tf.zeros_like(position)
+    step = tf.constant(0.0, tf.float64)
+    best_value = tf.constant(np.inf, tf.float64)
+    best_position = position
+    constants = [tf.constant(learning_rate, tf.float64), tf.constant(decay_rate, tf.float64), tf.constant(float(decay_steps), tf.float64)]
+    history = []
+    done = 0
+    finite = True
+    while done < num_steps and finite:
+        count = min(int(block_size), num_steps - done)
+        position, m, v, step, best_value, best_position, losses, taken, finite_t = block(
+            position, m, v, step, tf.constant(count), *constants, best_value, best_position
+        )
+        taken = int(taken)
+        history.append(losses.numpy()[:taken])
+        done += taken
+        finite = bool(finite_t)
+        if callback is not None and taken:
+            callback(done, float(history[-1][-1]), time.perf_counter() - start)
+    losses = np.concatenate(history) if history else np.zeros(0)
+    failed = not finite
+    if failed:
+        message = f"non-finite objective or gradient at step {done}; kept the best position (objective {float(best_value):.3e})"
+    else:
+        message = f"completed {done} steps"
+    best = float(best_value)
+    if not math.isfinite(best):
+        best_position = tf.convert_to_tensor(initial_position, tf.float64)
+    return AdamResults(best_position, best, done, losses, failed, message, time.perf_counter() - start)

@@ -1,0 +1,152 @@
+"""L-BFGS through ``tfp.optimizer.lbfgs_minimize``, compiled, in resumable blocks.
+
+TFP's defaults (``max_iterations=50``, ``tolerance=1e-8``) stop far above machine precision, so the
+defaults here switch every tolerance off and let the run end when the line search can make no
+further progress (TFP reports that as ``failed``) or at ``max_iterations``. Each block of
+iterations is one XLA-compiled call that resumes from the previous block's results, so progress is
+shown without leaving compiled code more than once per block.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["LbfgsResults", "lbfgs_minimize"]
+
+
+class LbfgsResults(NamedTuple):
+    """Outcome of :func:`lbfgs_minimize` (immutable).
+
+    Attributes:
+        position: Final position, a float64 vector (the best one: L-BFGS is monotone).
+        objective_value: Objective at ``position``.
+        num_iterations: L-BFGS iterations taken.
+        num_objective_evaluations: Objective-and-gradient evaluations, line searches included.
+        converged: Gradient norm fell below ``tolerance``.
+        stalled: The line search could make no further progress (TFP's ``failed``): for a smooth loss
+            in float64 this is the normal end of a run to machine precision.
+        failed: The objective became non-finite.
+        iterations: Iteration count after each block.
+        losses: Objective after each block.
+        message: Why the run stopped.
+        wall_time: Seconds spent, compilation included.
+    """
+
+    position: tf.Tensor
+    objective_value: float
+    num_iterations: int
+    num_objective_evaluations: int
+    converged: bool
+    stalled: bool
+    failed: bool
+    iterations: np.ndarray
+    losses: np.ndarray
+    message: str
+    wall_time: float
+
+
+def lbfgs_minimize(
+    value_and_gradients_function: Callable,
+    initial_position,
+    max_iterations: int = 20000,
+    num_correction_pairs: int = 50,
+    tolerance: float = 0.0,
+    f_relative_tolerance: float = 0.0,
+    x_tolerance: float = 0.0,
+    max_line_search_iterations: int = 50,
+    block_size: int = 500,
+    jit_compile: bool = True,
+    callback: Callable | None = None,
+) -> LbfgsResults:
+    """Minimises a function of a flat float64 vector with L-BFGS (TFP), compiled.
+
+    Args:
+        value_and_gradients_function: Maps a position vector to ``(objective, gradient)``; traceable
+            by ``tf.function`` (and XLA when ``jit_compile``).
+        initial_position: Starting float64 vector.
+        max_iterations: Upper bound on iterations (0 returns the start).
+        num_correction_pairs: Memory of the inverse-Hessian estimate.
+        tolerance: Stop when the gradient's sup-norm is below this (0: never).
+        f_relative_tolerance: Stop when the relative objective change is below this (0: never).
+        x_tolerance: Stop when the position change is below this (0: never).
+        max_line_search_iterations: Per line search.
+        block_size: Iterations per compiled call; ``callback`` runs after each.
+        jit_compile: Compile with XLA (3-6x faster than plain ``tf.function`` on CPU).
+        callback: ``callback(iteration, objective_value, elapsed_seconds)`` after each block.
+
+    Returns:
+        :class:`LbfgsResults`.
+
+    Raises:
+        ValueError: on a negative ``max_iterations`` or non-positive sizes.
+    """
+    import tensorflow_probability as tfp
+
+    if isinstance(max_iterations, bool) or int(max_iterations) != max_iterations or max_iterations < 0:
+        raise ValueError(f"`max_iterations` must be a non-negative integer, got {max_iterations!r}")
+    for name, value in (("num_correction_pairs", num_correction_pairs), ("block_size", block_size),
+                        ("max_line_search_iterations", max_line_search_iterations)):
+        if isinstance(value, bool) or int(value) != value or value <= 0:
+            raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    start = time.perf_counter()
+    position = tf.convert_to_tensor(initial_position, tf.float64)
+    if max_iterations == 0:
+        value, _ = value_and_gradients_function(position)
+        value = float(value)
+        return LbfgsResults(position, value, 0, 1, False, False, not math.isfinite(value),
+                            np.zeros(0, int), np.zeros(0), "no iterations requested", 0.0)
+    options = dict(
+        num_correction_pairs=int(num_correction_pairs),
+        tolerance=float(tolerance),
+        f_relative_tolerance=float(f_relative_tolerance),
+        x_tolerance=float(x_tolerance),
+        max_line_search_iterations=int(max_line_search_iterations),
+    )
+
+    @tf.function(jit_compile=jit_compile)
+    def first_block(position, limit):
+        return tfp.optimizer.lbfgs_minimize(
+            value_and_gradients_function, initial_position=position, max_iterations=limit, **options)
+
+    @tf.function(jit_compile=jit_compile)
+    def next_block(previous, limit):
+        return tfp.optimizer.lbfgs_minimize(
+            value_and_gradients_function, initial_position=None, previous_optimizer_results=previous,
+            max_iterations=limit, **options)
+
+    results = None
+    iterations, losses = [], []
+    while True:
+        limit = tf.constant(min(int(max_iterations), (len(iterations) + 1) * int(block_size)), tf.int32)
+        results = first_block(position, limit) if results is None else next_block(results, limit)
+        iteration = int(results.num_iterations)
+        value = float(results.objective_value)
+        iterations.append(iteration)
+        losses.append(value)
+        if callback is not None:
+            callback(iteration, value, time.perf_counter() - start)
+        if (not math.isfinite(value) or bool(results.converged) or bool(results.failed)
+                or iteration >= max_iterations or (len(iterations) > 1 and iteration == iterations[-2])):
+            break
+    value = float(results.objective_value)
+    non_finite = not math.isfinite(value)
+    converged = bool(results.converged)
+    stalled = bool(results.failed) and not non_finite
+    final_position = results.position
+    if non_finite:
+        final_position = position
+        message = "non-finite objective; returned the initial position"
+    elif converged:
+        message = f"gradient below tolerance after {iteration} iterations"
+    elif stalled:
+        message = f"line search made no further progress after {iteration} iterations"
+    else:
+        message = f"reached max_iterations={max_iterations}"
+    return LbfgsResults(
+        final_position, value, iteration, int(results.num_objective_evaluations), converged, stalled, non_finite,
+        np.asarray(iterations), np.asarray(losses), message, time.perf_counter() - start)

@@ -1,0 +1,405 @@
+"""MultiStageRegressor: Algorithm 1 of the paper (multi-stage regression), automatic end to end."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from msnn_tf import spectral
+from msnn_tf.networks import build_stage_network
+from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
+from msnn_tf.reporting import ProgressPrinter, StageReport, TrainingHistory
+from msnn_tf.staged_model import StagedModel
+from msnn_tf.validation import as_float64_matrix, positive_int
+
+__all__ = ["MultiStageRegressor"]
+
+
+def _per_stage(name: str, value, stage: int):
+    """``value`` if scalar, else its ``stage``-th entry (the last one repeats)."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"`{name}` must not be an empty sequence")
+        return value[min(stage, len(value) - 1)]
+    return value
+
+
+class MultiStageRegressor:
+    """Multi-stage regression to machine precision (paper, Algorithm 1, section 2.3).
+
+    Stage 0 fits the normalised data with a tanh network; every later stage ``j`` computes the
+    residue ``e_j`` of the current model, its RMS ``eps_j`` (eq. 2.3) and dominant frequency ``f_d``
+    (FFT), builds a network whose first layer is ``sin(kappa (x W) + b)`` with ``kappa`` from eq. (2.9),
+    fits ``e_j / eps_j`` with Adam then L-BFGS while every earlier stage stays frozen, and adds it with
+    prefactor ``eps_j`` (eq. 2.5).
+
+    Settings that may differ per stage (``width``, ``depth``, ``adam_steps``, ``learning_rate``,
+    ``lbfgs_iterations``)
+    accept a scalar or a sequence indexed by stage (its last entry repeats).
+
+    Args:
+        width: Units per hidden layer.
+        depth: Hidden layers per stage network.
+        adam_steps: Adam steps per stage before L-BFGS.
+        learning_rate: Adam's initial learning rate.
+        decay_rate: Adam's learning rate is multiplied by this every ``decay_steps`` steps.
+        decay_steps: See ``decay_rate``.
+        lbfgs_iterations: L-BFGS iteration cap per stage (it also stops when it can make no progress).
+        num_correction_pairs: L-BFGS memory.
+        kappa_factor: ``kappa_hat / (pi f_d)`` for stages >= 1 (eq. 2.9 asks for > 1).
+        first_stage_kappa: ``kappa`` of stage 0's tanh layer (1: regular initialisation).
+        sin_bias_initializer: ``"phase"`` (uniform in [-pi, pi]) or ``"zeros"`` for sin layers.
+        points_safety: With a function target, each stage samples at least
+            ``points_safety * 6 pi f_d`` points per axis (eq. 2.10).
+        max_points_per_axis: Cap of that growth.
+        seed: Seed of stage ``j``'s initialisers is ``seed + 1000 j``.
+        jit_compile: Compile the optimizers with XLA.
+        verbose: 0 silent, 1 progress lines and a table.
+    """
+
+    def __init__(
+        self,
+        width: int | Sequence[int] = (20, 30),
+        depth: int | Sequence[int] = 3,
+        adam_steps: int | Sequence[int] = 3000,
+        learning_rate: float | Sequence[float] = 2e-3,
+        decay_rate: float = 0.5,
+        decay_steps: float = 1000.0,
+        lbfgs_iterations: int | Sequence[int] = 30000,
+        num_correction_pairs: int = 50,
+        kappa_factor: float = 1.5,
+        first_stage_kappa: float = 1.0,
+        sin_bias_initializer: str = "phase",
+        points_safety: float = 2.0,
+        max_points_per_axis: int = 20000,
+        seed: int = 0,
+        jit_compile: bool = True,
+        verbose: int = 1,
+    ):
+        for name, value in (("width", width), ("depth", depth), ("adam_steps", adam_steps),
+                            ("lbfgs_iterations", lbfgs_iterations)):
+            for v in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if "steps" in name or "iter" in name else 1):
+                    raise ValueError(f"`{name}` must hold {'non-negative' if 'steps' in name or 'iter' in name else 'positive'} integers, got {value!r}")
+        for rate in (learning_rate if isinstance(learning_rate, (list, tuple)) else [learning_rate]):
+            if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+                raise ValueError(f"`learning_rate` must hold positive finite numbers, got {learning_rate!r}")
+        for name, value in (("decay_steps", decay_steps), ("kappa_factor", kappa_factor), ("first_stage_kappa", first_stage_kappa),
+                            ("points_safety", points_safety)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"`{name}` must be positive and finite, got {value!r}")
+        if not 0 < decay_rate <= 1:
+            raise ValueError(f"`decay_rate` must be in (0, 1], got {decay_rate!r}")
+        self.width = width
+        self.depth = depth
+        self.adam_steps = adam_steps
+        self.learning_rate = learning_rate
+        self.decay_rate = float(decay_rate)
+        self.decay_steps = float(decay_steps)
+        self.lbfgs_iterations = lbfgs_iterations
+        self.num_correction_pairs = positive_int("num_correction_pairs", num_correction_pairs)
+        self.kappa_factor = float(kappa_factor)
+        self.first_stage_kappa = float(first_stage_kappa)
+        self.sin_bias_initializer = sin_bias_initializer
+        self.points_safety = float(points_safety)
+        self.max_points_per_axis = positive_int("max_points_per_axis", max_points_per_axis)
+        self.seed = int(seed)
+        self.jit_compile = bool(jit_compile)
+        self.verbose = verbose
+        self.model: StagedModel | None = None
+        self.history: TrainingHistory | None = None
+
+    # ------------------------------------------------------------------ public API
+    def fit(
+        self,
+        x,
+        y=None,
+        num_stages: int = 4,
+        target_rms: float | None = None,
+        validation_data=None,
+        domain=None,
+        num_points: int | None = None,
+    ) -> TrainingHistory:
+        """Trains up to ``num_stages`` stages (Algorithm 1).
+
+        Two ways to give the data:
+
+        * ``fit(x, y)`` with arrays ``x`` of shape ``(N, d)`` (or ``(N,)``) and ``y`` of ``(N, 1)``;
+        * ``fit(function, domain=(lower, upper), num_points=N)`` with a vectorised ``function``
+          mapping ``(N, d)`` to ``(N,)`` or ``(N, 1)``: stage ``j`` then samples a uniform grid with
+          at least ``points_safety * 6 pi f_d`` points per axis (eq. 2.10).
+
+        Args:
+            x: Inputs, or a callable target.
+            y: Targets (array mode).
+            num_stages: Maximum number of stages, positive.
+            target_rms: Stop once the RMS error (validation data if given, else training data, data
+                units) is at or below this.
+            validation_data: Optional ``(x_val, y_val)`` evaluated after every stage.
+            domain: ``(lower, upper)`` of a callable target; per axis.
+            num_points: Points per axis of the first stage's grid (callable target).
+
+        Returns:
+            The :class:`TrainingHistory` (also kept as :attr:`history`).
+
+        Raises:
+            ValueError: on malformed or non-finite data, mismatched lengths, non-positive sizes.
+        """
+        num_stages = positive_int("num_stages", num_stages)
+        if target_rms is not None and not (math.isfinite(target_rms) and target_rms > 0):
+            raise ValueError(f"`target_rms` must be positive and finite, got {target_rms!r}")
+        data = _DataSource.create(x, y, domain, num_points)
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("`validation_data` must be a pair (x_val, y_val)")
+            x_val = as_float64_matrix("validation_data[0]", validation_data[0], columns=data.input_dim)
+            y_val = as_float64_matrix("validation_data[1]", validation_data[1], columns=1)
+            if x_val.shape[0] != y_val.shape[0]:
+                raise ValueError(f"validation x and y must have the same length, got {x_val.shape[0]} and {y_val.shape[0]}")
+            validation = (x_val, y_val)
+
+        printer = ProgressPrinter(self.verbose)
+        start = time.perf_counter()
+        x_train, y_train = data.sample(None)
+        mean = float(np.mean(y_train))
+        scale = float(np.std(y_train)) or 1.0
+        model = StagedModel(data.input_dim, lower=data.lower, upper=data.upper, output_offset=mean, output_scale=scale)
+        self.model = model
+        history = TrainingHistory()
+        self.history = history
+        printer(f"MultiStageRegressor: {num_stages} stage(s), {x_train.shape[0]} points, d={data.input_dim}")
+
+        for stage in range(num_stages):
+            report = self._fit_stage(stage, model, data, (x_train, y_train), validation, printer, mean, scale)
+            history.stages.append(report)
+            x_train, y_train = report_data = self._last_data
+            if not report.accepted:
+                printer(f"stage {stage} discarded: {report.message}")
+                history.message = f"stopped at stage {stage}: {report.message}"
+                break
+            printer(f"stage {stage} done: train RMS {report.train_rms:.3e}, max {report.train_max:.3e}"
+                    + (f", validation RMS {report.validation_rms:.3e}" if report.validation_rms is not None else "")
+                    + f" ({report.wall_time:.1f} s)")
+            reached = report.validation_rms if report.validation_rms is not None else report.train_rms
+            if target_rms is not None and reached <= target_rms:
+                history.message = f"target_rms {target_rms:.3e} reached after stage {stage}"
+                break
+        else:
+            history.message = f"trained {num_stages} stage(s)"
+        history.wall_time = time.perf_counter() - start
+        printer(history.table())
+        return history
+
+    def predict(self, x, num_stages: int | None = None) -> np.ndarray:
+        """Predictions of the trained model (first ``num_stages`` stages), float64 ``(N, 1)``."""
+        model = self._require_model()
+        x = as_float64_matrix("x", x, columns=model.input_dim)
+        return model.predict(x, num_stages=num_stages)
+
+    def save(self, filepath) -> None:
+        """Saves the :class:`StagedModel` as a ``.keras`` file (weights bit for bit)."""
+        self._require_model().save(filepath)
+
+    def export(self, filepath) -> None:
+        """Writes a TF SavedModel loadable with ``tf.saved_model.load`` alone."""
+        self._require_model().export(filepath)
+
+    @classmethod
+    def load(cls, filepath, **kwargs) -> "MultiStageRegressor":
+        """A regressor holding the model saved at ``filepath`` (settings from ``kwargs``)."""
+        regressor = cls(**kwargs)
+        model = keras.saving.load_model(filepath)
+        if not isinstance(model, StagedModel):
+            raise ValueError(f"{filepath!r} does not hold a StagedModel, got {type(model).__name__}")
+        regressor.model = model
+        return regressor
+
+    # ------------------------------------------------------------------ internals
+    def _require_model(self) -> StagedModel:
+        if self.model is None or self.model.num_stages == 0:
+            raise ValueError("the regressor has no trained stage: call `fit` first")
+        return self.model
+
+    def _fit_stage(self, stage, model, data, current, validation, printer, mean, scale) -> StageReport:
+        stage_start = time.perf_counter()
+        x_train, y_train = current
+        width = int(_per_stage("width", self.width, stage))
+        depth = int(_per_stage("depth", self.depth, stage))
+        adam_steps = int(_per_stage("adam_steps", self.adam_steps, stage))
+        lbfgs_iterations = int(_per_stage("lbfgs_iterations", self.lbfgs_iterations, stage))
+        learning_rate = float(_per_stage("learning_rate", self.learning_rate, stage))
+        d = data.input_dim
+
+        if stage == 0:
+            epsilon, frequencies = 1.0, np.zeros(d)
+            first_activation, kappa = "tanh", self.first_stage_kappa
+        else:
+            residue = self._residue(model, x_train, y_train, mean, scale)
+            frequencies = spectral.dominant_frequencies(model.scale_inputs(x_train).numpy(), residue)
+            if data.is_function:
+                needed = [min(self.max_points_per_axis, spectral.min_points_for_frequency(f, self.points_safety)) for f in frequencies]
+                if max(needed) > data.points_per_axis:
+                    x_train, y_train = data.sample(max(needed))
+                    residue = self._residue(model, x_train, y_train, mean, scale)
+            epsilon = spectral.rms(residue)
+            first_activation = "sin"
+            kappa = spectral.kappa_for_frequency(float(np.max(frequencies)), fan_in=d, units=width, factor=self.kappa_factor)
+            points_per_axis = data.points_per_axis if data.is_function else int(round(x_train.shape[0] ** (1.0 / d)))
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", spectral.DataDensityWarning)
+                spectral.check_data_density(points_per_axis, float(np.max(frequencies)), stacklevel=4)
+        self._last_data = (x_train, y_train)
+
+        network = build_stage_network(
+            d, width=width, depth=depth, kappa=kappa, first_activation=first_activation,
+            bias_initializer="zeros" if first_activation == "tanh" else self.sin_bias_initializer,
+            seed=self.seed + 1000 * stage, name=f"stage_{stage}")
+        kappa_hat = network.layers[0].kappa_hat
+        printer(f"stage {stage}: epsilon {epsilon:.3e}, f_d {np.array2string(frequencies, precision=2)}, "
+                f"kappa_hat {kappa_hat:.2f} ({first_activation}), {width}x{depth}, {x_train.shape[0]} points")
+
+        x_scaled = model.scale_inputs(x_train)
+        if stage == 0:
+            target = (y_train - mean) / scale
+        else:
+            target = self._residue(model, x_train, y_train, mean, scale)[:, None] / epsilon
+        value_and_gradients, flat = _mse_objective(network, x_scaled, tf.constant(target))
+
+        position = flat.pack()
+        adam = adam_minimize(
+            value_and_gradients, position, adam_steps, learning_rate=learning_rate,
+            decay_rate=self.decay_rate, decay_steps=self.decay_steps, jit_compile=self.jit_compile,
+            callback=printer.optimizer_callback(stage, "adam", adam_steps) if self.verbose else None)
+        failure = adam.message if adam.failed else None
+        lbfgs = None
+        if failure is None:
+            lbfgs = lbfgs_minimize(
+                value_and_gradients, adam.position, max_iterations=lbfgs_iterations,
+                num_correction_pairs=self.num_correction_pairs, jit_compile=self.jit_compile,
+                callback=printer.optimizer_callback(stage, "lbfgs", lbfgs_iterations) if self.verbose else None)
+            if lbfgs.failed:
+                failure = f"L-BFGS: {lbfgs.message}"
+            flat.assign(lbfgs.position if not lbfgs.failed else adam.position)
+        final_loss = float(lbfgs.objective_value if lbfgs is not None else adam.objective_value)
+
+        before = _errors(model, x_train, y_train) if stage > 0 else (math.inf, math.inf)
+        model.add_stage(network, epsilon)
+        train_rms, train_max = _errors(model, x_train, y_train)
+        accepted = failure is None and math.isfinite(train_rms)
+        message = "ok"
+        if failure is not None:
+            message = f"non-finite loss, stage discarded, earlier stages kept ({failure})"
+        elif not train_rms < before[0]:
+            accepted = False
+            message = f"no improvement (train RMS {train_rms:.3e} vs {before[0]:.3e}), stage discarded"
+        if not accepted:
+            model.pop_stage()
+            train_rms, train_max = before
+            warnings.warn(f"stage {stage}: {message}", RuntimeWarning, stacklevel=3)
+        val_rms = val_max = None
+        if validation is not None and model.num_stages:
+            val_rms, val_max = _errors(model, *validation)
+        return StageReport(
+            stage=stage, epsilon=float(epsilon), dominant_frequency=tuple(float(f) for f in frequencies),
+            kappa=float(kappa), kappa_hat=float(kappa_hat), first_activation=first_activation, width=width,
+            depth=depth, num_points=int(x_train.shape[0]), adam_steps=adam.num_steps,
+            lbfgs_iterations=0 if lbfgs is None else lbfgs.num_iterations, adam_losses=adam.losses,
+            lbfgs_iterations_history=np.zeros(0, int) if lbfgs is None else lbfgs.iterations,
+            lbfgs_losses=np.zeros(0) if lbfgs is None else lbfgs.losses, final_loss=final_loss,
+            train_rms=float(train_rms), train_max=float(train_max), validation_rms=val_rms,
+            validation_max=val_max, wall_time=time.perf_counter() - stage_start, accepted=accepted,
+            message=message)
+
+    @staticmethod
+    def _residue(model, x, y, mean, scale) -> np.ndarray:
+        """Residue ``(y - u)`` in normalised output units, shape ``(N,)``."""
+        prediction = model.predict(x)
+        return ((y - prediction) / scale)[:, 0]
+
+
+def _errors(model: StagedModel, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    error = y - model.predict(x)
+    return spectral.rms(error), float(np.max(np.abs(error)))
+
+
+def _mse_objective(network: keras.Model, x_scaled, target):
+    """``(value_and_gradients, flat)`` for ``mean((network(x) - target)^2)`` over a flat vector."""
+    flat = FlatParameters(network.trainable_variables)
+    non_trainable = [tf.convert_to_tensor(v) for v in network.non_trainable_variables]
+    x_scaled = tf.convert_to_tensor(x_scaled, tf.float64)
+    target = tf.convert_to_tensor(target, tf.float64)
+
+    def value_and_gradients(position):
+        with tf.GradientTape() as tape:
+            tape.watch(position)
+            output, _ = network.stateless_call(flat.unpack(position), non_trainable, x_scaled)
+            loss = tf.reduce_mean(tf.square(output - target))
+        return loss, tape.gradient(loss, position)
+
+    return value_and_gradients, flat
+
+
+class _DataSource:
+    """Fixed arrays, or a function sampled on a uniform grid that may grow per stage."""
+
+    def __init__(self, input_dim, lower, upper, arrays=None, function=None, points_per_axis=None):
+        self.input_dim = input_dim
+        self.lower = lower
+        self.upper = upper
+        self.arrays = arrays
+        self.function = function
+        self.points_per_axis = points_per_axis
+
+    @property
+    def is_function(self) -> bool:
+        return self.function is not None
+
+    @classmethod
+    def create(cls, x, y, domain, num_points):
+        if callable(x):
+            if y is not None:
+                raise ValueError("give either a callable target or arrays (x, y), not both")
+            if domain is None or len(domain) != 2:
+                raise ValueError(f"a callable target needs `domain=(lower, upper)`, got {domain!r}")
+            lower = np.atleast_1d(np.asarray(domain[0], dtype=np.float64))
+            upper = np.atleast_1d(np.asarray(domain[1], dtype=np.float64))
+            if lower.shape != upper.shape or not np.all(np.isfinite(lower)) or not np.all(np.isfinite(upper)) or not np.all(upper > lower):
+                raise ValueError(f"`domain` must be finite (lower, upper) with upper > lower per axis, got {domain!r}")
+            points = positive_int("num_points", 1000 if num_points is None else num_points)
+            if points < 4:
+                raise ValueError(f"`num_points` must be at least 4, got {num_points!r}")
+            return cls(lower.size, lower, upper, function=x, points_per_axis=points)
+        if y is None:
+            raise ValueError("`y` is required when `x` is an array")
+        x = as_float64_matrix("x", x)
+        y = as_float64_matrix("y", y, columns=1)
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"`x` and `y` must have the same number of rows, got {x.shape[0]} and {y.shape[0]}")
+        if x.shape[0] < 4:
+            raise ValueError(f"`x` must have at least 4 rows, got {x.shape[0]}")
+        lower, upper = x.min(axis=0), x.max(axis=0)
+        if not np.all(upper > lower):
+            raise ValueError(f"`x` must span a non-empty interval on every axis, got min {lower} and max {upper}")
+        return cls(x.shape[1], lower, upper, arrays=(x, y))
+
+    def sample(self, points_per_axis):
+        if not self.is_function:
+            return self.arrays
+        if points_per_axis is not None:
+            self.points_per_axis = int(points_per_axis)
+        axes = [np.linspace(lo, hi, self.points_per_axis) for lo, hi in zip(self.lower, self.upper)]
+        x = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, self.input_dim)
+        y = np.asarray(self.function(x), dtype=np.float64)
+        if y.ndim == 1:
+            y = y[:, None]
+        y = as_float64_matrix("function(x)", y, columns=1)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"the target function returned {y.shape[0]} values for {x.shape[0]} points")
+        return x, y

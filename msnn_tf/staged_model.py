@@ -1,0 +1,238 @@
+"""StagedModel: the sum of stage networks of eq. (2.5), with freezing, saving and export."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from msnn_tf.layers import InputScaling
+
+__all__ = ["StagedModel"]
+
+
+def _check_epsilon(epsilon) -> float:
+    value = float(epsilon)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"`epsilon` must be positive and finite, got {epsilon!r}")
+    return value
+
+
+def _as_list(name: str, value, length: int) -> list[float]:
+    array = np.asarray(value, dtype=np.float64).reshape(-1)
+    if array.size == 1:
+        array = np.repeat(array, length)
+    if array.size != length or not np.all(np.isfinite(array)):
+        raise ValueError(f"`{name}` must be {length} finite value(s), got {value!r}")
+    return [float(v) for v in array]
+
+
+@keras.saving.register_keras_serializable(package="msnn_tf")
+class StagedModel(keras.Model):
+    """A multi-stage network ``u(x) = offset + scale * sum_j eps_j u_j(H(x))`` (eq. 2.5).
+
+    ``H`` maps the box ``[lower, upper]`` to ``[-1, 1]`` (Algorithm 1, step 1) and every stage network
+    ``u_j`` receives ``H(x)``. ``offset`` and ``scale`` undo the output normalisation of the data
+    (both are 0 and 1 for a PINN). :meth:`add_stage` freezes every earlier stage, so that only the
+    newest network's weights appear in :attr:`trainable_weights` (Algorithm 1, step 8).
+
+    Args:
+        input_dim: Number of input coordinates ``d``.
+        lower: Lower corner of the input box (scalar or length ``d``).
+        upper: Upper corner of the input box.
+        output_dim: Number of outputs.
+        output_offset: Added to the stage sum (per output).
+        output_scale: Multiplies the stage sum (per output); must be non-zero.
+        stages: Stage networks to start with (each maps ``d`` scaled inputs to ``output_dim``).
+        epsilons: Their prefactors ``eps_j`` (eq. 2.3), positive.
+        **kwargs: Forwarded to :class:`keras.Model`.
+
+    Example:
+        >>> model = StagedModel(1, lower=-1.0, upper=1.0)
+        >>> model.add_stage(build_stage_network(1), epsilon=1.0)
+        >>> model.add_stage(build_stage_network(1, kappa=30.0, first_activation="sin"), epsilon=1e-5)
+        >>> len(model.trainable_weights)  # only the second stage trains
+        8
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        lower=-1.0,
+        upper=1.0,
+        output_dim: int = 1,
+        output_offset=0.0,
+        output_scale=1.0,
+        stages=None,
+        epsilons=None,
+        **kwargs,
+    ):
+        kwargs.setdefault("dtype", "float64")
+        super().__init__(**kwargs)
+        if isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim <= 0:
+            raise ValueError(f"`input_dim` must be a positive integer, got {input_dim!r}")
+        if isinstance(output_dim, bool) or not isinstance(output_dim, int) or output_dim <= 0:
+            raise ValueError(f"`output_dim` must be a positive integer, got {output_dim!r}")
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        lower = _as_list("lower", lower, input_dim)
+        upper = _as_list("upper", upper, input_dim)
+        self.input_scaling = InputScaling(lower, upper, dtype="float64", name="input_scaling")
+        self.output_offset = _as_list("output_offset", output_offset, output_dim)
+        self.output_scale = _as_list("output_scale", output_scale, output_dim)
+        if any(s == 0 for s in self.output_scale):
+            raise ValueError(f"`output_scale` must be non-zero, got {output_scale!r}")
+        self.stage_networks = []
+        self._epsilons = []
+        stages = list(stages or [])
+        epsilons = list(epsilons or [])
+        if len(stages) != len(epsilons):
+            raise ValueError(f"`stages` and `epsilons` must have the same length, got {len(stages)} and {len(epsilons)}")
+        for network, epsilon in zip(stages, epsilons):
+            self.add_stage(network, epsilon)
+        self.build((None, input_dim))
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def lower(self) -> list[float]:
+        return list(self.input_scaling.lower)
+
+    @property
+    def upper(self) -> list[float]:
+        return list(self.input_scaling.upper)
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.stage_networks)
+
+    @property
+    def epsilons(self) -> tuple[float, ...]:
+        """Prefactors ``eps_j`` of the stages, in order."""
+        return tuple(self._epsilons)
+
+    def add_stage(self, network: keras.Model, epsilon: float) -> None:
+        """Appends ``network`` with prefactor ``epsilon`` and freezes every earlier stage.
+
+        Raises:
+            ValueError: if ``epsilon`` is not positive and finite or the network's shapes do not fit.
+        """
+        epsilon = _check_epsilon(epsilon)
+        if not isinstance(network, keras.Model):
+            raise ValueError(f"`network` must be a keras.Model, got {type(network).__name__}")
+        probe = network(np.zeros((1, self.input_dim)))
+        if tuple(probe.shape) != (1, self.output_dim):
+            raise ValueError(
+                f"`network` must map (N, {self.input_dim}) to (N, {self.output_dim}), got output shape {tuple(probe.shape)}"
+            )
+        for earlier in self.stage_networks:
+            earlier.trainable = False
+        self.stage_networks.append(network)
+        self._epsilons.append(epsilon)
+
+    def pop_stage(self) -> keras.Model:
+        """Removes the newest stage (e.g. one whose training failed) and unfreezes none of the rest."""
+        if not self.stage_networks:
+            raise ValueError("`pop_stage` needs a model with at least one stage, got 0 stages")
+        self._epsilons.pop()
+        return self.stage_networks.pop()
+
+    def _lock_state(self):
+        # Stages are added after the model is built, as keras.Sequential and Functional models
+        # allow layers to be attached after build (they override this hook the same way).
+        pass
+
+    # ------------------------------------------------------------------ evaluation
+    def build(self, input_shape):
+        self.input_scaling.build(input_shape)
+        self.built = True
+
+    def scale_inputs(self, inputs):
+        """``H(x)``: the inputs mapped to ``[-1, 1]``."""
+        return self.input_scaling(ops.convert_to_tensor(inputs, dtype="float64"))
+
+    def stage_sum(self, scaled_inputs, num_stages: int | None = None):
+        """``sum_j eps_j u_j`` over the first ``num_stages`` stages, in normalised output units."""
+        count = self.num_stages if num_stages is None else int(num_stages)
+        total = ops.zeros((ops.shape(scaled_inputs)[0], self.output_dim), dtype="float64")
+        for network, epsilon in zip(self.stage_networks[:count], self._epsilons[:count]):
+            total = total + epsilon * network(scaled_inputs)
+        return total
+
+    def call(self, inputs, num_stages: int | None = None):
+        """Prediction of the first ``num_stages`` stages (all by default), in data units."""
+        scaled = self.scale_inputs(inputs)
+        offset = ops.convert_to_tensor(np.asarray(self.output_offset), dtype="float64")
+        scale = ops.convert_to_tensor(np.asarray(self.output_scale), dtype="float64")
+        return offset + scale * self.stage_sum(scaled, num_stages)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+    def predict(self, x, batch_size: int | None = None, verbose=0, num_stages: int | None = None, **kwargs):
+        """Float64 predictions as a NumPy array of shape ``(N, output_dim)``.
+
+        Unlike ``keras.Model.predict``, whose data adapter casts NumPy inputs to ``floatx``
+        (float32), this keeps every input bit: inputs are converted to float64 and evaluated in a
+        compiled function, in batches of ``batch_size`` rows (all at once by default).
+        """
+        import tensorflow as tf
+
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 1 and self.input_dim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(f"`x` must have shape (N, {self.input_dim}), got shape {x.shape}")
+        count = self.num_stages if num_stages is None else int(num_stages)
+        key = (count,)
+        cache = self.__dict__.setdefault("_predict_functions", {})
+        if cache.get("signature") != (self.num_stages, tuple(self._epsilons)):
+            cache.clear()
+            cache["signature"] = (self.num_stages, tuple(self._epsilons))
+        if key not in cache:
+            cache[key] = tf.function(
+                lambda inputs: self.call(inputs, num_stages=count),
+                input_signature=[tf.TensorSpec((None, self.input_dim), tf.float64)])
+        function = cache[key]
+        if x.shape[0] == 0:
+            return np.zeros((0, self.output_dim))
+        step = x.shape[0] if batch_size is None else int(batch_size)
+        parts = [function(tf.constant(x[i:i + step])).numpy() for i in range(0, x.shape[0], step)]
+        return np.concatenate(parts, axis=0)
+
+    # ------------------------------------------------------------------ persistence
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "input_dim": self.input_dim,
+                "output_dim": self.output_dim,
+                "lower": self.lower,
+                "upper": self.upper,
+                "output_offset": list(self.output_offset),
+                "output_scale": list(self.output_scale),
+                "stages": [keras.saving.serialize_keras_object(n) for n in self.stage_networks],
+                "epsilons": list(self._epsilons),
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["stages"] = [keras.saving.deserialize_keras_object(s, custom_objects=custom_objects) for s in config.get("stages", [])]
+        model = cls(**config)
+        return model
+
+    def export(self, filepath, format="tf_saved_model", verbose=False, input_signature=None, **kwargs):
+        """Writes a TensorFlow SavedModel whose ``serve`` signature maps float64 ``(N, d)`` to ``(N, m)``.
+
+        The directory loads with ``tf.saved_model.load`` alone; msnn_tf need not be importable.
+        """
+        import tensorflow as tf
+
+        if input_signature is None:
+            input_signature = [tf.TensorSpec(shape=(None, self.input_dim), dtype=tf.float64, name="x")]
+        return super().export(os.fspath(filepath), format=format, verbose=verbose, input_signature=input_signature, **kwargs)

@@ -1,0 +1,39 @@
+"""Argument checks shared by the public entry points: clear errors naming argument and value."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["as_float64_matrix", "positive_int"]
+
+
+def positive_int(name: str, value) -> int:
+    """``value`` as an int, or ``ValueError`` naming ``name`` when it is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def as_float64_matrix(name: str, value, columns: int | None = None) -> np.ndarray:
+    """``value`` as a finite float64 array of shape ``(N, columns)``; 1-D input becomes ``(N, 1)``.
+
+    Raises:
+        ValueError: naming ``name`` on empty, non-numeric, non-finite or wrongly shaped input.
+    """
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"`{name}` must be numeric, got {type(value).__name__}: {error}") from None
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"`{name}` must have shape (N, d) or (N,), got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"`{name}` must not be empty, got shape {array.shape}")
+    if columns is not None and array.shape[1] != columns:
+        raise ValueError(f"`{name}` must have {columns} column(s), got shape {array.shape}")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"`{name}` must be finite, got {array[index]} at index {index} ({int(bad.sum())} non-finite value(s))")
+    return array

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import msnn_tf as msnn
+
+
+def rosenbrock(position):
+    with tf.GradientTape() as tape:
+        tape.watch(position)
+        x, y = position[0], position[1]
+        value = (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
+    return value, tape.gradient(value, position)
+
+
+def test_lbfgs_rosenbrock_to_1e_10():
+    start = tf.constant([-1.2, 1.0], tf.float64)
+    calls = []
+    result = msnn.lbfgs_minimize(rosenbrock, start, max_iterations=500, block_size=20,
+                                 callback=lambda i, loss, t: calls.append((i, loss)))
+    np.testing.assert_allclose(result.position.numpy(), [1.0, 1.0], rtol=0, atol=1e-10)
+    assert result.objective_value < 1e-20
+    assert not result.failed and result.num_iterations > 10
+    assert calls and calls[-1][0] == result.num_iterations
+    assert result.losses.size == len(calls)
+    with pytest.raises(AttributeError):
+        result.position = None  # results are immutable
+
+
+def test_lbfgs_resumes_in_blocks_like_one_run():
+    start = tf.constant([-1.2, 1.0], tf.float64)
+    one = msnn.lbfgs_minimize(rosenbrock, start, max_iterations=30, block_size=30, jit_compile=False)
+    blocks = msnn.lbfgs_minimize(rosenbrock, start, max_iterations=30, block_size=7, jit_compile=False)
+    assert blocks.num_iterations == one.num_iterations == 30
+    np.testing.assert_allclose(blocks.position.numpy(), one.position.numpy(), rtol=1e-12)
+
+
+def test_adam_quadratic_and_history():
+    target = tf.constant([1.0, -2.0, 3.0], tf.float64)
+
+    def quadratic(position):
+        with tf.GradientTape() as tape:
+            tape.watch(position)
+            value = tf.reduce_sum((position - target) ** 2)
+        return value, tape.gradient(value, position)
+
+    result = msnn.adam_minimize(quadratic, tf.zeros(3, tf.float64), num_steps=3000, learning_rate=0.05,
+                                decay_rate=0.5, decay_steps=300, block_size=1000)
+    np.testing.assert_allclose(result.position.numpy(), target.numpy(), atol=1e-6)
+    assert result.num_steps == 3000 and result.losses.shape == (3000,)
+    assert result.losses[0] == pytest.approx(14.0, rel=1e-15)
+    assert not result.failed
+
+
+def test_adam_stops_on_non_finite_loss_and_keeps_best():
+    def overflowing(position):
+        # Adam climbs x by ~learning_rate per step; past x = 1 the square root is NaN.
+        with tf.GradientTape() as tape:
+            tape.watch(position)
+            value = tf.reduce_sum(-position + 0.0 * tf.sqrt(1.0 - position))
+        return value, tape.gradient(value, position)
+
+    result = msnn.adam_minimize(overflowing, tf.constant([0.0], tf.float64), num_steps=200, learning_rate=0.3,
+                                block_size=50)
+    assert result.failed and "non-finite" in result.message
+    assert np.isfinite(result.objective_value) and np.all(np.isfinite(result.position.numpy()))
+    assert result.num_steps < 10
+    assert result.objective_value == pytest.approx(-float(result.position.numpy()[0]), rel=1e-15)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(num_steps=-1), "num_steps"), (dict(num_steps=5, learning_rate=0.0), "learning_rate"),
+    (dict(num_steps=5, decay_rate=0.0), "decay_rate"), (dict(num_steps=5, block_size=0), "block_size"),
+])
+def test_adam_rejects_bad_arguments(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        msnn.adam_minimize(rosenbrock, tf.zeros(2, tf.float64), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(max_iterations=-1), "max_iterations"), (dict(num_correction_pairs=0), "num_correction_pairs"),
+    (dict(block_size=0), "block_size"),
+])
+def test_lbfgs_rejects_bad_arguments(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        msnn.lbfgs_minimize(rosenbrock, tf.zeros(2, tf.float64), **kwargs)
