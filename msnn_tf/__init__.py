@@ -19,6 +19,7 @@ from msnn_tf.spectral import (
     kappa_for_frequency,
     min_points_for_frequency,
     rms,
+    sample_spectrum_frequencies,
 )
 from msnn_tf.staged_model import StagedModel
 
@@ -42,4 +43,5 @@ __all__ = [
     "lbfgs_minimize",
     "min_points_for_frequency",
     "rms",
+    "sample_spectrum_frequencies",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from msnn_tf.layers import FIRST_ACTIVATIONS, ScaledFirstLayer
 
@@ -25,6 +26,7 @@ def build_stage_network(
     bias_initializer: str = "zeros",
     seed: int | None = None,
     name: str | None = None,
+    first_layer_frequencies=None,
 ) -> keras.Sequential:
     """Builds the network ``u_j(x; kappa)`` of one stage (paper, sections 2.2.2 and 2.3).
 
@@ -42,6 +44,10 @@ def build_stage_network(
         bias_initializer: Bias initialisation of the first layer (see :class:`ScaledFirstLayer`).
         seed: Seed of every initialiser; layer ``i`` uses ``seed + i``.
         name: Keras name of the model.
+        first_layer_frequencies: Optional ``(width, d)`` array of frequency vectors (cycles per unit
+            of the scaled input, e.g. from :func:`msnn_tf.spectral.sample_spectrum_frequencies`).
+            The first layer's kernel then starts at ``W = 2 pi F^T / kappa`` so that unit ``i``
+            computes ``act(2 pi f_i . x + b_i)``: a spectrum-informed start instead of Xavier-normal.
 
     Returns:
         A built :class:`keras.Sequential` with float64 weights.
@@ -91,4 +97,12 @@ def build_stage_network(
             dtype="float64",
         )
     )
-    return keras.Sequential(layers, name=name)
+    network = keras.Sequential(layers, name=name)
+    if first_layer_frequencies is not None:
+        frequencies = np.asarray(first_layer_frequencies, dtype=np.float64)
+        if frequencies.shape != (width, input_dim) or not np.all(np.isfinite(frequencies)):
+            raise ValueError(
+                f"`first_layer_frequencies` must be a finite array of shape ({width}, {input_dim}), got shape {frequencies.shape}"
+            )
+        network.layers[0].kernel.assign(2.0 * np.pi * frequencies.T / float(kappa))
+    return network

@@ -52,7 +52,17 @@ class MultiStageRegressor:
         decay_steps: See ``decay_rate``.
         lbfgs_iterations: L-BFGS iteration cap per stage (it also stops when it can make no progress).
         num_correction_pairs: L-BFGS memory.
-        kappa_factor: ``kappa_hat / (pi f_d)`` for stages >= 1 (eq. 2.9 asks for > 1).
+        first_layer_init: How stages >= 1 start their ``sin`` layer. ``"spectrum"`` (default): the
+            first-layer frequencies are drawn from the residue's amplitude spectrum and ``kappa = 1``
+            (see :func:`~msnn_tf.spectral.sample_spectrum_frequencies`); ``"xavier"``: the paper's
+            setting, Xavier-normal weights with ``kappa`` from eq. (2.9) and ``kappa_factor``.
+        loss_weighting: ``"chebyshev"`` (default) weights each point of the mean squared error by
+            ``prod_i (1 - h_i^2 + delta)^(-1/2)`` over the scaled coordinates ``h_i`` (normalised to
+            mean 1, ``delta`` one grid spacing): the Chebyshev weight of near-minimax least squares,
+            which stops each stage from leaving its largest error in the last few points next to the
+            domain boundary (data beyond it cannot be had). ``"uniform"``: plain MSE, eq. (2.1).
+        kappa_factor: ``kappa_hat / (pi f_d)`` for stages >= 1 with ``first_layer_init="xavier"``
+            (eq. 2.9 asks for > 1).
         first_stage_kappa: ``kappa`` of stage 0's tanh layer (1: regular initialisation).
         sin_bias_initializer: ``"phase"`` (uniform in [-pi, pi]) or ``"zeros"`` for sin layers.
         points_safety: With a function target, each stage samples at least
@@ -65,14 +75,16 @@ class MultiStageRegressor:
 
     def __init__(
         self,
-        width: int | Sequence[int] = (20, 30),
+        width: int | Sequence[int] = (20, 50),
         depth: int | Sequence[int] = 3,
-        adam_steps: int | Sequence[int] = 3000,
+        adam_steps: int | Sequence[int] = (3000, 1000),
         learning_rate: float | Sequence[float] = 2e-3,
         decay_rate: float = 0.5,
         decay_steps: float = 1000.0,
-        lbfgs_iterations: int | Sequence[int] = 30000,
+        lbfgs_iterations: int | Sequence[int] = (20000, 8000),
         num_correction_pairs: int = 50,
+        first_layer_init: str = "spectrum",
+        loss_weighting: str = "chebyshev",
         kappa_factor: float = 1.5,
         first_stage_kappa: float = 1.0,
         sin_bias_initializer: str = "phase",
@@ -96,6 +108,14 @@ class MultiStageRegressor:
                 raise ValueError(f"`{name}` must be positive and finite, got {value!r}")
         if not 0 < decay_rate <= 1:
             raise ValueError(f"`decay_rate` must be in (0, 1], got {decay_rate!r}")
+        if loss_weighting not in ("chebyshev", "uniform"):
+            raise ValueError(f"`loss_weighting` must be 'chebyshev' or 'uniform', got {loss_weighting!r}")
+        if first_layer_init not in ("spectrum", "xavier"):
+            raise ValueError(f"`first_layer_init` must be 'spectrum' or 'xavier', got {first_layer_init!r}")
+        if verbose not in (0, 1):
+            raise ValueError(f"`verbose` must be 0 or 1, got {verbose!r}")
+        if sin_bias_initializer not in ("phase", "zeros"):
+            raise ValueError(f"`sin_bias_initializer` must be 'phase' or 'zeros', got {sin_bias_initializer!r}")
         self.width = width
         self.depth = depth
         self.adam_steps = adam_steps
@@ -104,6 +124,8 @@ class MultiStageRegressor:
         self.decay_steps = float(decay_steps)
         self.lbfgs_iterations = lbfgs_iterations
         self.num_correction_pairs = positive_int("num_correction_pairs", num_correction_pairs)
+        self.first_layer_init = first_layer_init
+        self.loss_weighting = loss_weighting
         self.kappa_factor = float(kappa_factor)
         self.first_stage_kappa = float(first_stage_kappa)
         self.sin_bias_initializer = sin_bias_initializer
@@ -237,6 +259,7 @@ class MultiStageRegressor:
         learning_rate = float(_per_stage("learning_rate", self.learning_rate, stage))
         d = data.input_dim
 
+        first_layer_frequencies = None
         if stage == 0:
             epsilon, frequencies = 1.0, np.zeros(d)
             first_activation, kappa = "tanh", self.first_stage_kappa
@@ -250,8 +273,16 @@ class MultiStageRegressor:
                     residue = self._residue(model, x_train, y_train, mean, scale)
             epsilon = spectral.rms(residue)
             first_activation = "sin"
-            kappa = spectral.kappa_for_frequency(float(np.max(frequencies)), fan_in=d, units=width, factor=self.kappa_factor)
             points_per_axis = data.points_per_axis if data.is_function else int(round(x_train.shape[0] ** (1.0 / d)))
+            if self.first_layer_init == "spectrum":
+                kappa = 1.0
+                # Eq. (2.10): N points per axis resolve frequencies up to N / (6 pi) on [-1, 1].
+                first_layer_frequencies = spectral.sample_spectrum_frequencies(
+                    model.scale_inputs(x_train).numpy(), residue, width, seed=self.seed + 1000 * stage,
+                    max_frequency=points_per_axis / (6.0 * math.pi))
+            else:
+                kappa = spectral.kappa_for_frequency(float(np.max(frequencies)), fan_in=d, units=width,
+                                                     factor=self.kappa_factor)
             with warnings.catch_warnings():
                 warnings.simplefilter("always", spectral.DataDensityWarning)
                 spectral.check_data_density(points_per_axis, float(np.max(frequencies)), stacklevel=4)
@@ -260,8 +291,11 @@ class MultiStageRegressor:
         network = build_stage_network(
             d, width=width, depth=depth, kappa=kappa, first_activation=first_activation,
             bias_initializer="zeros" if first_activation == "tanh" else self.sin_bias_initializer,
-            seed=self.seed + 1000 * stage, name=f"stage_{stage}")
-        kappa_hat = network.layers[0].kappa_hat
+            seed=self.seed + 1000 * stage, name=f"stage_{stage}", first_layer_frequencies=first_layer_frequencies)
+        if first_layer_frequencies is None:
+            kappa_hat = network.layers[0].kappa_hat
+        else:  # the same role for a spectrum-initialised layer: RMS angular frequency at the start
+            kappa_hat = float(2.0 * math.pi * np.sqrt(np.mean(np.sum(first_layer_frequencies**2, axis=1))))
         printer(f"stage {stage}: epsilon {epsilon:.3e}, f_d {np.array2string(frequencies, precision=2)}, "
                 f"kappa_hat {kappa_hat:.2f} ({first_activation}), {width}x{depth}, {x_train.shape[0]} points")
 
@@ -270,7 +304,10 @@ class MultiStageRegressor:
             target = (y_train - mean) / scale
         else:
             target = self._residue(model, x_train, y_train, mean, scale)[:, None] / epsilon
-        value_and_gradients, flat = _mse_objective(network, x_scaled, tf.constant(target))
+        weights = None
+        if self.loss_weighting == "chebyshev":
+            weights = boundary_weights(x_scaled.numpy())
+        value_and_gradients, flat = _mse_objective(network, x_scaled, tf.constant(target), weights)
 
         position = flat.pack()
         adam = adam_minimize(
@@ -278,6 +315,7 @@ class MultiStageRegressor:
             decay_rate=self.decay_rate, decay_steps=self.decay_steps, jit_compile=self.jit_compile,
             callback=printer.optimizer_callback(stage, "adam", adam_steps) if self.verbose else None)
         failure = adam.message if adam.failed else None
+        adam_wall_time = time.perf_counter() - stage_start
         lbfgs = None
         if failure is None:
             lbfgs = lbfgs_minimize(
@@ -311,8 +349,11 @@ class MultiStageRegressor:
             kappa=float(kappa), kappa_hat=float(kappa_hat), first_activation=first_activation, width=width,
             depth=depth, num_points=int(x_train.shape[0]), adam_steps=adam.num_steps,
             lbfgs_iterations=0 if lbfgs is None else lbfgs.num_iterations, adam_losses=adam.losses,
+            adam_block_steps=adam.block_steps, adam_times=adam_wall_time - adam.wall_time + adam.times,
+            adam_wall_time=adam_wall_time,
             lbfgs_iterations_history=np.zeros(0, int) if lbfgs is None else lbfgs.iterations,
-            lbfgs_losses=np.zeros(0) if lbfgs is None else lbfgs.losses, final_loss=final_loss,
+            lbfgs_losses=np.zeros(0) if lbfgs is None else lbfgs.losses,
+            lbfgs_times=np.zeros(0) if lbfgs is None else lbfgs.times, final_loss=final_loss,
             train_rms=float(train_rms), train_max=float(train_max), validation_rms=val_rms,
             validation_max=val_max, wall_time=time.perf_counter() - stage_start, accepted=accepted,
             message=message)
@@ -329,18 +370,35 @@ def _errors(model: StagedModel, x: np.ndarray, y: np.ndarray) -> tuple[float, fl
     return spectral.rms(error), float(np.max(np.abs(error)))
 
 
-def _mse_objective(network: keras.Model, x_scaled, target):
-    """``(value_and_gradients, flat)`` for ``mean((network(x) - target)^2)`` over a flat vector."""
+def boundary_weights(x_scaled: np.ndarray) -> np.ndarray:
+    """Chebyshev weights ``prod_i (1 - h_i^2 + delta_i)^(-1/2)`` of points ``h`` in ``[-1, 1]^d``, mean 1.
+
+    ``delta_i = 2 / (n_i - 1)`` is one grid spacing for ``n_i = N^(1/d)`` points per axis, which keeps
+    the weight of a point on the boundary finite (about ``sqrt(n_i / 2)`` times the centre's).
+    Returns shape ``(N, 1)``.
+    """
+    x_scaled = np.asarray(x_scaled, dtype=np.float64)
+    n, d = x_scaled.shape
+    per_axis = max(2.0, n ** (1.0 / d))
+    delta = 2.0 / (per_axis - 1.0)
+    weights = np.prod(1.0 / np.sqrt(np.maximum(1.0 - x_scaled**2, 0.0) + delta), axis=1, keepdims=True)
+    return weights / np.mean(weights)
+
+
+def _mse_objective(network: keras.Model, x_scaled, target, weights=None):
+    """``(value_and_gradients, flat)`` for ``mean(w (network(x) - target)^2)`` over a flat vector."""
     flat = FlatParameters(network.trainable_variables)
     non_trainable = [tf.convert_to_tensor(v) for v in network.non_trainable_variables]
     x_scaled = tf.convert_to_tensor(x_scaled, tf.float64)
     target = tf.convert_to_tensor(target, tf.float64)
+    weights = None if weights is None else tf.convert_to_tensor(weights, tf.float64)
 
     def value_and_gradients(position):
         with tf.GradientTape() as tape:
             tape.watch(position)
             output, _ = network.stateless_call(flat.unpack(position), non_trainable, x_scaled)
-            loss = tf.reduce_mean(tf.square(output - target))
+            squared = tf.square(output - target)
+            loss = tf.reduce_mean(squared if weights is None else weights * squared)
         return loss, tape.gradient(loss, position)
 
     return value_and_gradients, flat

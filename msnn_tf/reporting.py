@@ -22,7 +22,9 @@ class StageReport:
         epsilon: Prefactor ``eps_j`` (eq. 2.3): RMS of the residue the stage fitted.
         dominant_frequency: ``f_d`` of that residue per input axis (scaled coordinates).
         kappa: Scale factor of the stage's first layer.
-        kappa_hat: Modified scale factor ``kappa * sqrt(Var)`` (eq. 2.8).
+        kappa_hat: Modified scale factor ``kappa * sqrt(Var)`` (eq. 2.8): the typical angular
+            frequency of the first layer at the start. For a spectrum-initialised stage, the RMS of
+            its initial angular frequencies ``2 pi |f_i|``, which plays the same role.
         first_activation: ``"tanh"`` or ``"sin"``.
         width: Units per hidden layer.
         depth: Hidden layers.
@@ -30,8 +32,12 @@ class StageReport:
         adam_steps: Adam steps taken.
         lbfgs_iterations: L-BFGS iterations taken.
         adam_losses: Normalised loss before each Adam step.
+        adam_block_steps: Adam step count at the end of each compiled block.
+        adam_times: Seconds since the stage started at the end of each Adam block.
+        adam_wall_time: Seconds of the Adam phase (from the stage start).
         lbfgs_iterations_history: L-BFGS iteration count at each recorded loss.
         lbfgs_losses: Normalised loss after each recorded L-BFGS block.
+        lbfgs_times: Seconds since the L-BFGS phase started at each recorded loss.
         final_loss: Normalised loss at the end of the stage.
         train_rms: RMS error on the training data after the stage (data units).
         train_max: Max-abs error on the training data after the stage.
@@ -54,8 +60,12 @@ class StageReport:
     adam_steps: int
     lbfgs_iterations: int
     adam_losses: np.ndarray
+    adam_block_steps: np.ndarray
+    adam_times: np.ndarray
+    adam_wall_time: float
     lbfgs_iterations_history: np.ndarray
     lbfgs_losses: np.ndarray
+    lbfgs_times: np.ndarray
     final_loss: float
     train_rms: float
     train_max: float
@@ -64,6 +74,12 @@ class StageReport:
     wall_time: float
     accepted: bool
     message: str
+
+    @property
+    def adam_block_losses(self) -> np.ndarray:
+        """Loss at the last step of each Adam block (pairs with :attr:`adam_times`)."""
+        steps = np.asarray(self.adam_block_steps, dtype=int)
+        return np.asarray(self.adam_losses)[steps - 1] if steps.size else np.zeros(0)
 
     @property
     def iterations(self) -> int:

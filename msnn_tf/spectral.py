@@ -21,6 +21,7 @@ __all__ = [
     "min_points_for_frequency",
     "DataDensityWarning",
     "check_data_density",
+    "sample_spectrum_frequencies",
 ]
 
 
@@ -185,3 +186,72 @@ def check_data_density(num_points: int, frequency: float, stacklevel: int = 2) -
         )
         return False
     return True
+
+
+def sample_spectrum_frequencies(x, values, count: int, seed: int | None = None, pad_factor: int = 8,
+                                points_per_axis: int | None = None, max_frequency=None) -> np.ndarray:
+    """Frequency vectors drawn from the amplitude spectrum of a residue (spectrum-informed init).
+
+    The residue is put on a uniform grid (as in :func:`dominant_frequencies`), its mean removed, a
+    Hann window applied per axis, and its zero-padded ``d``-dimensional amplitude spectrum computed.
+    ``count`` frequency vectors are drawn by stratified sampling of that spectrum's cumulative
+    distribution (one draw in each of ``count`` equal-probability strata), each with a random
+    overall sign. Initialising the first layer of a stage with ``kappa W = 2 pi f`` puts its features
+    where the residue's energy is, instead of at random scales (Ng, Wang & Lai, 2024,
+    "Spectrum-informed multistage neural networks"); the paper's eq. (2.9) is the special case of
+    matching the dominant frequency only.
+
+    Args:
+        x: Sample coordinates, shape ``(N,)`` or ``(N, d)`` (the scaled inputs of the networks).
+        values: Residue values, shape ``(N,)`` or ``(N, 1)``.
+        count: Number of vectors (the width of the first layer), positive.
+        seed: Seed of the draw.
+        pad_factor: Zero padding of the FFT per axis.
+        points_per_axis: Grid size per axis for scattered data.
+        max_frequency: Optional cap per axis (scalar or length ``d``): spectral content above it is
+            not drawn. With ``N`` points per axis over a length-2 interval, eq. (2.10) makes
+            ``N / (6 pi)`` the highest frequency the data can support without overfitting.
+
+    Returns:
+        Array of shape ``(count, d)`` in cycles per unit of ``x``.
+
+    Raises:
+        ValueError: on bad shapes, non-finite input or a non-positive ``count``.
+    """
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count <= 0:
+        raise ValueError(f"`count` must be a positive integer, got {count!r}")
+    x, values = _check_samples(x, values)
+    n, d = x.shape
+    if points_per_axis is None:
+        points_per_axis = max(8, int(round(n ** (1.0 / d))))
+        points_per_axis = min(points_per_axis, 4096 if d == 1 else (256 if d == 2 else 48))
+    axes, grid = _grid_values(x, values, int(points_per_axis))
+    grid = grid - grid.mean()
+    for axis in range(d):
+        shape = [1] * d
+        shape[axis] = grid.shape[axis]
+        grid = grid * np.hanning(grid.shape[axis]).reshape(shape)
+    lengths = [int(2 ** math.ceil(math.log2(max(size * (pad_factor if d == 1 else 2), 16)))) for size in grid.shape]
+    amplitude = np.abs(np.fft.rfftn(grid, s=lengths))
+    spacings = [a[1] - a[0] for a in axes]
+    freq_axes = [np.fft.fftfreq(length, d=h) for length, h in zip(lengths[:-1], spacings[:-1])]
+    freq_axes.append(np.fft.rfftfreq(lengths[-1], d=spacings[-1]))
+    amplitude.reshape(-1)[0] = 0.0
+    if max_frequency is not None:
+        caps = np.broadcast_to(np.asarray(max_frequency, dtype=np.float64), (d,))
+        for k in range(d):
+            shape = [1] * d
+            shape[k] = amplitude.shape[k]
+            amplitude = amplitude * (np.abs(freq_axes[k]) <= caps[k]).reshape(shape)
+    probability = amplitude.reshape(-1)
+    total = probability.sum()
+    rng = np.random.default_rng(seed)
+    if not total > 0:  # a constant residue: no spectral information, use the lowest frequencies
+        return rng.normal(scale=1.0 / max(spacings) / n, size=(count, d))
+    cumulative = np.cumsum(probability) / total
+    strata = (np.arange(count) + rng.uniform(size=count)) / count
+    flat_index = np.minimum(np.searchsorted(cumulative, strata), probability.size - 1)
+    index = np.unravel_index(flat_index, amplitude.shape)
+    frequencies = np.stack([freq_axes[k][index[k]] for k in range(d)], axis=1)
+    signs = rng.choice([-1.0, 1.0], size=(count, 1))
+    return rng.permutation(frequencies * signs)

@@ -137,7 +137,9 @@ class StagedModel(keras.Model):
         if not self.stage_networks:
             raise ValueError("`pop_stage` needs a model with at least one stage, got 0 stages")
         self._epsilons.pop()
-        return self.stage_networks.pop()
+        network = self.stage_networks.pop()
+        self.__dict__.get("_compiled_functions", {}).pop(id(network), None)
+        return network
 
     def _lock_state(self):
         # Stages are added after the model is built, as keras.Sequential and Functional models
@@ -175,8 +177,9 @@ class StagedModel(keras.Model):
         """Float64 predictions as a NumPy array of shape ``(N, output_dim)``.
 
         Unlike ``keras.Model.predict``, whose data adapter casts NumPy inputs to ``floatx``
-        (float32), this keeps every input bit: inputs are converted to float64 and evaluated in a
-        compiled function, in batches of ``batch_size`` rows (all at once by default).
+        (float32), this keeps every input bit: inputs are converted to float64, each stage network is
+        evaluated by a compiled function traced once per stage, and eq. (2.5) is summed in float64,
+        in batches of ``batch_size`` rows (all at once by default).
         """
         import tensorflow as tf
 
@@ -186,21 +189,29 @@ class StagedModel(keras.Model):
         if x.ndim != 2 or x.shape[1] != self.input_dim:
             raise ValueError(f"`x` must have shape (N, {self.input_dim}), got shape {x.shape}")
         count = self.num_stages if num_stages is None else int(num_stages)
-        key = (count,)
-        cache = self.__dict__.setdefault("_predict_functions", {})
-        if cache.get("signature") != (self.num_stages, tuple(self._epsilons)):
-            cache.clear()
-            cache["signature"] = (self.num_stages, tuple(self._epsilons))
-        if key not in cache:
-            cache[key] = tf.function(
-                lambda inputs: self.call(inputs, num_stages=count),
-                input_signature=[tf.TensorSpec((None, self.input_dim), tf.float64)])
-        function = cache[key]
+        if not 0 <= count <= self.num_stages:
+            raise ValueError(f"`num_stages` must be between 0 and {self.num_stages}, got {num_stages!r}")
         if x.shape[0] == 0:
             return np.zeros((0, self.output_dim))
         step = x.shape[0] if batch_size is None else int(batch_size)
-        parts = [function(tf.constant(x[i:i + step])).numpy() for i in range(0, x.shape[0], step)]
+        parts = []
+        for i in range(0, x.shape[0], step):
+            scaled = self._compiled("scale", self.input_scaling)(tf.constant(x[i:i + step]))
+            total = np.zeros((scaled.shape[0], self.output_dim))
+            for network, epsilon in zip(self.stage_networks[:count], self._epsilons[:count]):
+                total = total + epsilon * self._compiled(id(network), network)(scaled).numpy()
+            parts.append(np.asarray(self.output_offset) + np.asarray(self.output_scale) * total)
         return np.concatenate(parts, axis=0)
+
+    def _compiled(self, key, layer):
+        """A compiled float64 forward function of ``layer``, traced once and cached (not tracked)."""
+        import tensorflow as tf
+
+        cache = self.__dict__.setdefault("_compiled_functions", {})
+        if key not in cache:
+            width = self.input_dim
+            cache[key] = tf.function(lambda inputs: layer(inputs), input_signature=[tf.TensorSpec((None, width), tf.float64)])
+        return cache[key]
 
     # ------------------------------------------------------------------ persistence
     def get_config(self):

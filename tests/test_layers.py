@@ -89,3 +89,15 @@ def test_build_stage_network_is_seeded():
 def test_build_stage_network_rejects_bad_sizes(kwargs, word):
     with pytest.raises(ValueError, match=word):
         msnn.build_stage_network(**kwargs)
+
+
+def test_build_stage_network_with_first_layer_frequencies():
+    frequencies = np.array([[1.5], [-4.0], [7.25]])
+    net = msnn.build_stage_network(1, width=3, kappa=2.0, first_activation="sin", bias_initializer="phase",
+                                   seed=0, first_layer_frequencies=frequencies)
+    first = net.layers[0]
+    x = np.linspace(-1, 1, 21)[:, None]
+    expected = np.sin(2 * np.pi * x @ frequencies.T + first.bias.numpy())
+    np.testing.assert_allclose(first(x).numpy(), expected, rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="first_layer_frequencies"):
+        msnn.build_stage_network(1, width=4, first_layer_frequencies=frequencies)

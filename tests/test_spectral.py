@@ -69,3 +69,33 @@ def test_data_density_warning_eq_2_10():
 def test_dominant_frequency_rejects_bad_input(x, values, word):
     with pytest.raises(ValueError, match=word):
         msnn.dominant_frequency(x, values)
+
+
+def test_sample_spectrum_frequencies_follow_the_amplitude_spectrum():
+    x = np.linspace(-1, 1, 4000)
+    values = np.sin(2 * np.pi * 5.0 * x) + 0.5 * np.sin(2 * np.pi * 17.0 * x)
+    frequencies = msnn.sample_spectrum_frequencies(x, values, 200, seed=0)
+    assert frequencies.shape == (200, 1)
+    magnitude = np.abs(frequencies[:, 0])
+    near_5 = np.abs(magnitude - 5.0) < 1.5
+    near_17 = np.abs(magnitude - 17.0) < 1.5
+    # Hann-window leakage puts a few draws off the peaks; the rest split as the amplitudes, 2 : 1.
+    assert np.mean(near_5 | near_17) >= 0.9
+    assert np.sum(near_5) / np.sum(near_17) == pytest.approx(2.0, rel=0.25)
+    assert 0.3 < np.mean(frequencies[:, 0] > 0) < 0.7  # random signs
+    np.testing.assert_array_equal(frequencies, msnn.sample_spectrum_frequencies(x, values, 200, seed=0))
+
+
+def test_sample_spectrum_frequencies_in_2d(rng):
+    axis = np.linspace(-1, 1, 71)
+    grid = np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
+    plane_wave = lambda x: np.sin(2 * np.pi * (3.0 * x[:, 0] + 4.0 * x[:, 1]))  # |f| = 5
+    magnitude = np.linalg.norm(msnn.sample_spectrum_frequencies(grid, plane_wave(grid), 100, seed=1), axis=1)
+    assert np.median(magnitude) == pytest.approx(5.0, rel=0.05)
+    assert np.mean(np.abs(magnitude - 5.0) < 1.0) >= 0.9
+    # Scattered points go through linear interpolation, whose error broadens the spectrum.
+    scattered = rng.uniform(-1, 1, (5000, 2))
+    magnitude = np.linalg.norm(msnn.sample_spectrum_frequencies(scattered, plane_wave(scattered), 100, seed=1), axis=1)
+    assert np.median(magnitude) == pytest.approx(5.0, rel=0.35)
+    with pytest.raises(ValueError, match="count"):
+        msnn.sample_spectrum_frequencies(grid, plane_wave(grid), 0)

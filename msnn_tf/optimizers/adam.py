@@ -24,6 +24,8 @@ class AdamResults(NamedTuple):
         objective_value: Objective at ``position``.
         num_steps: Adam steps taken.
         losses: Objective before each step, a float64 array of length ``num_steps``.
+        times: Seconds since the start at the end of each block.
+        block_steps: Step count at the end of each block.
         failed: ``True`` when a non-finite objective or gradient stopped the run.
         message: Why the run stopped.
         wall_time: Seconds spent, compilation included.
@@ -33,6 +35,8 @@ class AdamResults(NamedTuple):
     objective_value: float
     num_steps: int
     losses: np.ndarray
+    times: np.ndarray
+    block_steps: np.ndarray
     failed: bool
     message: str
     wall_time: float
@@ -102,6 +106,7 @@ def adam_minimize(
     block_size: int = 500,
     jit_compile: bool = True,
     callback: Callable | None = None,
+    time_limit: float | None = None,
 ) -> AdamResults:
     """Minimises a function of a flat float64 vector with Adam (Kingma & Ba, 2015).
 
@@ -121,6 +126,7 @@ def adam_minimize(
         block_size: Steps per compiled block; ``callback`` runs after each block.
         jit_compile: Compile each block with XLA.
         callback: ``callback(step, objective_value, elapsed_seconds)`` after each block.
+        time_limit: Stop after the first block that ends past this many seconds (``None``: no limit).
 
     Returns:
         :class:`AdamResults` holding the best position seen.
@@ -140,18 +146,20 @@ def adam_minimize(
     value, _ = value_and_gradients_function(position)
     value = float(value)
     if num_steps == 0:
-        return AdamResults(position, value, 0, np.zeros(0), not math.isfinite(value), "no steps requested", 0.0)
+        return AdamResults(position, value, 0, np.zeros(0), np.zeros(0), np.zeros(0, int), not math.isfinite(value),
+                           "no steps requested", 0.0)
     block = _make_block(value_and_gradients_function, int(block_size), beta_1, beta_2, epsilon, jit_compile)
     m = tf.zeros_like(position)
     v = tf.zeros_like(position)
     step = tf.constant(0.0, tf.float64)
     best_value = tf.constant(np.inf, tf.float64)
-    best_position = position
+    best_position = tf.identity(position)  # a distinct tensor: aliasing inputs would force a retrace
     constants = [tf.constant(learning_rate, tf.float64), tf.constant(decay_rate, tf.float64), tf.constant(float(decay_steps), tf.float64)]
-    history = []
+    history, times, block_steps = [], [], []
     done = 0
     finite = True
-    while done < num_steps and finite:
+    timed_out = False
+    while done < num_steps and finite and not timed_out:
         count = min(int(block_size), num_steps - done)
         position, m, v, step, best_value, best_position, losses, taken, finite_t = block(
             position, m, v, step, tf.constant(count), *constants, best_value, best_position
@@ -160,15 +168,21 @@ def adam_minimize(
         history.append(losses.numpy()[:taken])
         done += taken
         finite = bool(finite_t)
+        times.append(time.perf_counter() - start)
+        block_steps.append(done)
+        timed_out = time_limit is not None and times[-1] >= time_limit
         if callback is not None and taken:
-            callback(done, float(history[-1][-1]), time.perf_counter() - start)
+            callback(done, float(history[-1][-1]), times[-1])
     losses = np.concatenate(history) if history else np.zeros(0)
     failed = not finite
     if failed:
         message = f"non-finite objective or gradient at step {done}; kept the best position (objective {float(best_value):.3e})"
+    elif timed_out and done < num_steps:
+        message = f"time_limit={time_limit} s reached after {done} steps"
     else:
         message = f"completed {done} steps"
     best = float(best_value)
     if not math.isfinite(best):
         best_position = tf.convert_to_tensor(initial_position, tf.float64)
-    return AdamResults(best_position, best, done, losses, failed, message, time.perf_counter() - start)
+    return AdamResults(best_position, best, done, losses, np.asarray(times), np.asarray(block_steps, dtype=int), failed,
+                       message, time.perf_counter() - start)

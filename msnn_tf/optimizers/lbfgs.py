@@ -33,6 +33,7 @@ class LbfgsResults(NamedTuple):
         failed: The objective became non-finite.
         iterations: Iteration count after each block.
         losses: Objective after each block.
+        times: Seconds since the start after each block.
         message: Why the run stopped.
         wall_time: Seconds spent, compilation included.
     """
@@ -46,6 +47,7 @@ class LbfgsResults(NamedTuple):
     failed: bool
     iterations: np.ndarray
     losses: np.ndarray
+    times: np.ndarray
     message: str
     wall_time: float
 
@@ -62,6 +64,7 @@ def lbfgs_minimize(
     block_size: int = 500,
     jit_compile: bool = True,
     callback: Callable | None = None,
+    time_limit: float | None = None,
 ) -> LbfgsResults:
     """Minimises a function of a flat float64 vector with L-BFGS (TFP), compiled.
 
@@ -78,6 +81,7 @@ def lbfgs_minimize(
         block_size: Iterations per compiled call; ``callback`` runs after each.
         jit_compile: Compile with XLA (3-6x faster than plain ``tf.function`` on CPU).
         callback: ``callback(iteration, objective_value, elapsed_seconds)`` after each block.
+        time_limit: Stop after the first block that ends past this many seconds (``None``: no limit).
 
     Returns:
         :class:`LbfgsResults`.
@@ -99,7 +103,7 @@ def lbfgs_minimize(
         value, _ = value_and_gradients_function(position)
         value = float(value)
         return LbfgsResults(position, value, 0, 1, False, False, not math.isfinite(value),
-                            np.zeros(0, int), np.zeros(0), "no iterations requested", 0.0)
+                            np.zeros(0, int), np.zeros(0), np.zeros(0), "no iterations requested", 0.0)
     options = dict(
         num_correction_pairs=int(num_correction_pairs),
         tolerance=float(tolerance),
@@ -120,7 +124,8 @@ def lbfgs_minimize(
             max_iterations=limit, **options)
 
     results = None
-    iterations, losses = [], []
+    iterations, losses, times = [], [], []
+    timed_out = False
     while True:
         limit = tf.constant(min(int(max_iterations), (len(iterations) + 1) * int(block_size)), tf.int32)
         results = first_block(position, limit) if results is None else next_block(results, limit)
@@ -128,9 +133,11 @@ def lbfgs_minimize(
         value = float(results.objective_value)
         iterations.append(iteration)
         losses.append(value)
+        times.append(time.perf_counter() - start)
         if callback is not None:
-            callback(iteration, value, time.perf_counter() - start)
-        if (not math.isfinite(value) or bool(results.converged) or bool(results.failed)
+            callback(iteration, value, times[-1])
+        timed_out = time_limit is not None and times[-1] >= time_limit
+        if (timed_out or not math.isfinite(value) or bool(results.converged) or bool(results.failed)
                 or iteration >= max_iterations or (len(iterations) > 1 and iteration == iterations[-2])):
             break
     value = float(results.objective_value)
@@ -145,8 +152,10 @@ def lbfgs_minimize(
         message = f"gradient below tolerance after {iteration} iterations"
     elif stalled:
         message = f"line search made no further progress after {iteration} iterations"
+    elif timed_out and iteration < max_iterations:
+        message = f"time_limit={time_limit} s reached after {iteration} iterations"
     else:
         message = f"reached max_iterations={max_iterations}"
     return LbfgsResults(
         final_position, value, iteration, int(results.num_objective_evaluations), converged, stalled, non_finite,
-        np.asarray(iterations), np.asarray(losses), message, time.perf_counter() - start)
+        np.asarray(iterations), np.asarray(losses), np.asarray(times), message, time.perf_counter() - start)

@@ -1,0 +1,166 @@
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import msnn_tf as msnn
+
+
+def target(x):
+    return np.sin(2.0 * x + 1.0) + 0.2 * np.exp(1.3 * x)
+
+
+FAST = dict(width=(12, 16), adam_steps=400, lbfgs_iterations=600, verbose=0, seed=0)
+
+
+@pytest.fixture(scope="module")
+def two_stage():
+    x = np.linspace(-1, 1, 600)[:, None]
+    x_val = np.linspace(-1, 1, 1601)[:, None]
+    regressor = msnn.MultiStageRegressor(**FAST)
+    history = regressor.fit(x, target(x), num_stages=2, validation_data=(x_val, target(x_val)))
+    return regressor, history, x_val
+
+
+def test_second_stage_beats_first_by_1e3(two_stage):
+    regressor, history, x_val = two_stage
+    first, second = history.stages
+    assert first.accepted and second.accepted
+    assert second.validation_rms <= first.validation_rms / 1e3, (first.validation_rms, second.validation_rms)
+    # The stage-1 prefactor is the RMS of the normalised residue (eq. 2.3).
+    y = target(np.linspace(-1, 1, 600)[:, None])
+    residue = (y - regressor.predict(np.linspace(-1, 1, 600)[:, None], num_stages=1)) / np.std(y)
+    assert second.epsilon == pytest.approx(msnn.rms(residue), rel=1e-9)
+    assert second.first_activation == "sin" and first.first_activation == "tanh"
+    # Default spectrum-informed start: kappa = 1 and first-layer frequencies from the residue.
+    assert second.kappa == 1.0
+
+
+def test_history_reports_every_stage(two_stage):
+    _, history, _ = two_stage
+    for report in history.stages:
+        assert report.adam_steps == 400 and 0 < report.lbfgs_iterations <= 600
+        assert report.adam_losses.shape == (400,)
+        assert report.wall_time > 0 and report.num_points == 600
+        assert np.isfinite(report.final_loss)
+    data = history.to_dict()
+    assert len(data["stages"]) == 2 and data["stages"][1]["epsilon"] == history.stages[1].epsilon
+    table = history.table()
+    assert "train RMS" in table and len(table.splitlines()) == 4
+
+
+def test_predict_matches_model_and_validation_error(two_stage):
+    regressor, history, x_val = two_stage
+    prediction = regressor.predict(x_val)
+    assert prediction.shape == (1601, 1) and prediction.dtype == np.float64
+    assert msnn.rms(target(x_val) - prediction) == pytest.approx(history.stages[-1].validation_rms, rel=1e-12)
+
+
+def test_save_load_round_trip(two_stage, tmp_path):
+    regressor, _, x_val = two_stage
+    regressor.save(tmp_path / "model.keras")
+    loaded = msnn.MultiStageRegressor.load(tmp_path / "model.keras")
+    np.testing.assert_array_equal(loaded.predict(x_val), regressor.predict(x_val))
+
+
+def test_function_target_grows_points_with_frequency():
+    regressor = msnn.MultiStageRegressor(width=10, adam_steps=200, lbfgs_iterations=200, verbose=0,
+                                         points_safety=2.0)
+    history = regressor.fit(target, domain=(-1.0, 1.0), num_points=40, num_stages=2)
+    first, second = history.stages
+    assert first.num_points == 40
+    needed = msnn.min_points_for_frequency(second.dominant_frequency[0], safety=2.0)
+    assert second.num_points == max(40, needed)
+
+
+def test_non_finite_loss_discards_stage_and_keeps_earlier():
+    x = np.linspace(-1, 1, 300)[:, None]
+    # A learning rate of 1e200 makes stage 1's loss overflow to inf.
+    regressor = msnn.MultiStageRegressor(width=10, adam_steps=100, lbfgs_iterations=100, verbose=0,
+                                         learning_rate=(1e-3, 1e200), first_layer_init="xavier")
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        history = regressor.fit(x, target(x), num_stages=3)
+    assert len(history.stages) == 2
+    assert history.stages[0].accepted and not history.stages[1].accepted
+    assert "non-finite" in history.stages[1].message and "stopped at stage 1" in history.message
+    assert regressor.model.num_stages == 1
+    # The paper's setting for the discarded stage: kappa_hat = 1.5 pi f_d (eq. 2.9 with kappa_factor 1.5).
+    assert history.stages[1].kappa_hat == pytest.approx(1.5 * math.pi * history.stages[1].dominant_frequency[0], rel=1e-12)
+    assert msnn.rms(target(x) - regressor.predict(x)) == pytest.approx(history.stages[0].train_rms, rel=1e-12)
+
+
+def test_target_rms_stops_early():
+    x = np.linspace(-1, 1, 300)[:, None]
+    regressor = msnn.MultiStageRegressor(width=10, adam_steps=200, lbfgs_iterations=200, verbose=0)
+    history = regressor.fit(x, target(x), num_stages=3, target_rms=1e-1)
+    assert len(history.stages) == 1 and "target_rms" in history.message
+
+
+def test_progress_is_printed_and_quiet(capsys):
+    x = np.linspace(-1, 1, 100)[:, None]
+    msnn.MultiStageRegressor(width=5, adam_steps=20, lbfgs_iterations=20, verbose=1).fit(x, target(x), num_stages=1)
+    out = capsys.readouterr().out
+    assert "stage 0 | adam" in out and "loss" in out and " s" in out
+    msnn.MultiStageRegressor(width=5, adam_steps=20, lbfgs_iterations=20, verbose=0).fit(x, target(x), num_stages=1)
+    assert capsys.readouterr().out == ""
+
+
+X = np.linspace(-1, 1, 50)[:, None]
+Y = target(X)
+
+
+@pytest.mark.parametrize("args, kwargs, word", [
+    ((X, np.where(X > 0.5, np.nan, Y)), {}, "`y` must be finite"),
+    ((np.where(X > 0.5, np.inf, X), Y), {}, "`x` must be finite"),
+    ((X, Y[:-1]), {}, "same number of rows"),
+    ((np.zeros((0, 1)), np.zeros((0, 1))), {}, "must not be empty"),
+    ((X[:, :, None], Y), {}, "shape"),
+    ((X, np.hstack([Y, Y])), {}, "column"),
+    ((X, Y), dict(num_stages=0), "num_stages"),
+    ((X, Y), dict(num_stages=-2), "num_stages"),
+    ((X, Y), dict(target_rms=-1.0), "target_rms"),
+    ((X, Y), dict(validation_data=(X, Y[:-3])), "validation"),
+    ((X, None), {}, "`y` is required"),
+    ((target,), dict(domain=(1.0, -1.0), num_points=10), "domain"),
+    ((target,), dict(domain=(-1.0, 1.0), num_points=0), "num_points"),
+])
+def test_fit_rejects_bad_input(args, kwargs, word):
+    regressor = msnn.MultiStageRegressor(verbose=0)
+    with pytest.raises(ValueError, match=word):
+        regressor.fit(*args, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(width=0), "width"), (dict(width=(20, -1)), "width"), (dict(depth=0), "depth"),
+    (dict(adam_steps=-5), "adam_steps"), (dict(lbfgs_iterations=-1), "lbfgs_iterations"),
+    (dict(learning_rate=0.0), "learning_rate"), (dict(kappa_factor=0.0), "kappa_factor"),
+    (dict(kappa_factor=float("nan")), "kappa_factor"), (dict(decay_rate=1.5), "decay_rate"),
+    (dict(verbose=5), "verbose"), (dict(first_layer_init="he"), "first_layer_init"),
+    (dict(loss_weighting="huber"), "loss_weighting"),
+])
+def test_constructor_rejects_bad_settings(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        msnn.MultiStageRegressor(**kwargs)
+
+
+def test_predict_before_fit_and_bad_shapes():
+    with pytest.raises(ValueError, match="fit"):
+        msnn.MultiStageRegressor(verbose=0).predict(X)
+
+
+def test_boundary_weights_are_chebyshev_and_mean_one():
+    from msnn_tf.regression import boundary_weights
+
+    h = np.linspace(-1, 1, 101)[:, None]
+    w = boundary_weights(h)
+    assert w.shape == (101, 1) and np.mean(w) == pytest.approx(1.0, rel=1e-14)
+    delta = 2.0 / 100
+    expected = 1.0 / np.sqrt(1.0 - h**2 + delta)
+    np.testing.assert_allclose(w, expected / expected.mean(), rtol=1e-14)
+    assert w[0, 0] / w[50, 0] == pytest.approx(np.sqrt((1 + delta) / delta), rel=1e-12)
+    grid = np.stack(np.meshgrid(h[:, 0], h[:, 0], indexing="ij"), -1).reshape(-1, 2)
+    w2 = boundary_weights(grid)
+    # Product over axes: the corner outweighs an edge midpoint by the 1-D end/centre ratio.
+    corner, edge = w2[0, 0], w2[50, 0]
+    assert corner / edge == pytest.approx(w[0, 0] / w[50, 0], rel=1e-12)
