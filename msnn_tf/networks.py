@@ -6,14 +6,9 @@ import keras
 import numpy as np
 
 from msnn_tf.layers import FIRST_ACTIVATIONS, ScaledFirstLayer
+from msnn_tf.validation import positive_int
 
 __all__ = ["build_stage_network"]
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    return value
 
 
 def build_stage_network(
@@ -60,10 +55,10 @@ def build_stage_network(
         >>> net.count_params()
         901
     """
-    input_dim = _positive_int("input_dim", input_dim)
-    width = _positive_int("width", width)
-    depth = _positive_int("depth", depth)
-    output_dim = _positive_int("output_dim", output_dim)
+    input_dim = positive_int("input_dim", input_dim)
+    width = positive_int("width", width)
+    depth = positive_int("depth", depth)
+    output_dim = positive_int("output_dim", output_dim)
     if first_activation not in FIRST_ACTIVATIONS:
         raise ValueError(f"`first_activation` must be one of {FIRST_ACTIVATIONS}, got {first_activation!r}")
 

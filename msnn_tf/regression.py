@@ -67,7 +67,8 @@ class MultiStageRegressor:
         sin_bias_initializer: ``"phase"`` (uniform in [-pi, pi]) or ``"zeros"`` for sin layers.
         points_safety: With a function target, each stage samples at least
             ``points_safety * 6 pi f_d`` points per axis (eq. 2.10).
-        max_points_per_axis: Cap of that growth.
+        max_points: Cap of that growth in total points (per axis: ``max_points ** (1 / d)``), so
+            that a 2-D or 3-D grid cannot outgrow memory.
         seed: Seed of stage ``j``'s initialisers is ``seed + 1000 j``.
         jit_compile: Compile the optimizers with XLA.
         verbose: 0 silent, 1 progress lines and a table.
@@ -89,7 +90,7 @@ class MultiStageRegressor:
         first_stage_kappa: float = 1.0,
         sin_bias_initializer: str = "phase",
         points_safety: float = 2.0,
-        max_points_per_axis: int = 20000,
+        max_points: int = 200000,
         seed: int = 0,
         jit_compile: bool = True,
         verbose: int = 1,
@@ -130,7 +131,7 @@ class MultiStageRegressor:
         self.first_stage_kappa = float(first_stage_kappa)
         self.sin_bias_initializer = sin_bias_initializer
         self.points_safety = float(points_safety)
-        self.max_points_per_axis = positive_int("max_points_per_axis", max_points_per_axis)
+        self.max_points = positive_int("max_points", max_points)
         self.seed = int(seed)
         self.jit_compile = bool(jit_compile)
         self.verbose = verbose
@@ -199,9 +200,9 @@ class MultiStageRegressor:
         printer(f"MultiStageRegressor: {num_stages} stage(s), {x_train.shape[0]} points, d={data.input_dim}")
 
         for stage in range(num_stages):
-            report = self._fit_stage(stage, model, data, (x_train, y_train), validation, printer, mean, scale)
+            report, (x_train, y_train) = self._fit_stage(stage, model, data, (x_train, y_train), validation,
+                                                         printer, mean, scale)
             history.stages.append(report)
-            x_train, y_train = report_data = self._last_data
             if not report.accepted:
                 printer(f"stage {stage} discarded: {report.message}")
                 history.message = f"stopped at stage {stage}: {report.message}"
@@ -249,7 +250,8 @@ class MultiStageRegressor:
             raise ValueError("the regressor has no trained stage: call `fit` first")
         return self.model
 
-    def _fit_stage(self, stage, model, data, current, validation, printer, mean, scale) -> StageReport:
+    def _fit_stage(self, stage, model, data, current, validation, printer, mean, scale):
+        """Trains one stage; returns its :class:`StageReport` and the (possibly resampled) data."""
         stage_start = time.perf_counter()
         x_train, y_train = current
         width = int(_per_stage("width", self.width, stage))
@@ -267,7 +269,8 @@ class MultiStageRegressor:
             residue = self._residue(model, x_train, y_train, mean, scale)
             frequencies = spectral.dominant_frequencies(model.scale_inputs(x_train).numpy(), residue)
             if data.is_function:
-                needed = [min(self.max_points_per_axis, spectral.min_points_for_frequency(f, self.points_safety)) for f in frequencies]
+                cap = max(4, int(self.max_points ** (1.0 / d) + 1e-9))
+                needed = [min(cap, spectral.min_points_for_frequency(f, self.points_safety)) for f in frequencies]
                 if max(needed) > data.points_per_axis:
                     x_train, y_train = data.sample(max(needed))
                     residue = self._residue(model, x_train, y_train, mean, scale)
@@ -286,7 +289,6 @@ class MultiStageRegressor:
             with warnings.catch_warnings():
                 warnings.simplefilter("always", spectral.DataDensityWarning)
                 spectral.check_data_density(points_per_axis, float(np.max(frequencies)), stacklevel=4)
-        self._last_data = (x_train, y_train)
 
         network = build_stage_network(
             d, width=width, depth=depth, kappa=kappa, first_activation=first_activation,
@@ -344,7 +346,7 @@ class MultiStageRegressor:
         val_rms = val_max = None
         if validation is not None and model.num_stages:
             val_rms, val_max = _errors(model, *validation)
-        return StageReport(
+        report = StageReport(
             stage=stage, epsilon=float(epsilon), dominant_frequency=tuple(float(f) for f in frequencies),
             kappa=float(kappa), kappa_hat=float(kappa_hat), first_activation=first_activation, width=width,
             depth=depth, num_points=int(x_train.shape[0]), adam_steps=adam.num_steps,
@@ -357,6 +359,7 @@ class MultiStageRegressor:
             train_rms=float(train_rms), train_max=float(train_max), validation_rms=val_rms,
             validation_max=val_max, wall_time=time.perf_counter() - stage_start, accepted=accepted,
             message=message)
+        return report, (x_train, y_train)
 
     @staticmethod
     def _residue(model, x, y, mean, scale) -> np.ndarray:

@@ -164,3 +164,17 @@ def test_boundary_weights_are_chebyshev_and_mean_one():
     # Product over axes: the corner outweighs an edge midpoint by the 1-D end/centre ratio.
     corner, edge = w2[0, 0], w2[50, 0]
     assert corner / edge == pytest.approx(w[0, 0] / w[50, 0], rel=1e-12)
+
+
+def test_function_target_in_2d_respects_max_points():
+    def bump(x):
+        return np.sin(4.0 * x[:, 0]) * np.cos(3.0 * x[:, 1]) + x[:, 0] * x[:, 1]
+
+    regressor = msnn.MultiStageRegressor(width=8, adam_steps=100, lbfgs_iterations=100, verbose=0, max_points=900)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", msnn.DataDensityWarning)
+        history = regressor.fit(bump, domain=([-1.0, -1.0], [1.0, 1.0]), num_points=12, num_stages=2)
+    first, second = history.stages
+    assert first.num_points == 144 and len(second.dominant_frequency) == 2
+    assert 144 <= second.num_points <= 900  # per axis at most 900 ** (1/2) = 30
+    assert regressor.predict(np.zeros((3, 2))).shape == (3, 1)
