@@ -267,13 +267,15 @@ class MultiStageRegressor:
             first_activation, kappa = "tanh", self.first_stage_kappa
         else:
             residue = self._residue(model, x_train, y_train, mean, scale)
-            frequencies = spectral.dominant_frequencies(model.scale_inputs(x_train).numpy(), residue)
+            scaled = model.scale_inputs(x_train).numpy()
+            frequencies = spectral.dominant_frequencies(scaled, residue)
             if data.is_function:
                 cap = max(4, int(self.max_points ** (1.0 / d) + 1e-9))
                 needed = [min(cap, spectral.min_points_for_frequency(f, self.points_safety)) for f in frequencies]
                 if max(needed) > data.points_per_axis:
                     x_train, y_train = data.sample(max(needed))
                     residue = self._residue(model, x_train, y_train, mean, scale)
+                    scaled = model.scale_inputs(x_train).numpy()
             epsilon = spectral.rms(residue)
             first_activation = "sin"
             points_per_axis = data.points_per_axis if data.is_function else int(round(x_train.shape[0] ** (1.0 / d)))
@@ -281,7 +283,7 @@ class MultiStageRegressor:
                 kappa = 1.0
                 # Eq. (2.10): N points per axis resolve frequencies up to N / (6 pi) on [-1, 1].
                 first_layer_frequencies = spectral.sample_spectrum_frequencies(
-                    model.scale_inputs(x_train).numpy(), residue, width, seed=self.seed + 1000 * stage,
+                    scaled, residue, width, seed=self.seed + 1000 * stage,
                     max_frequency=points_per_axis / (6.0 * math.pi))
             else:
                 kappa = spectral.kappa_for_frequency(float(np.max(frequencies)), fan_in=d, units=width,
@@ -305,7 +307,7 @@ class MultiStageRegressor:
         if stage == 0:
             target = (y_train - mean) / scale
         else:
-            target = self._residue(model, x_train, y_train, mean, scale)[:, None] / epsilon
+            target = residue[:, None] / epsilon
         weights = None
         if self.loss_weighting == "chebyshev":
             weights = boundary_weights(x_scaled.numpy())
