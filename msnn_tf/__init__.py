@@ -10,9 +10,10 @@ Public names::
 from msnn_tf.layers import InputScaling, ScaledFirstLayer
 from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import AdamResults, LbfgsResults, adam_minimize, lbfgs_minimize
-from msnn_tf.regression import MultiStageRegressor
+from msnn_tf.regression import MultiStageRegressor, boundary_weights, mse_objective
 from msnn_tf.reporting import StageReport, TrainingHistory
 from msnn_tf.spectral import (
+    amplitude_spectra,
     DataDensityWarning,
     dominant_frequencies,
     dominant_frequency,
@@ -36,12 +37,15 @@ __all__ = [
     "StagedModel",
     "TrainingHistory",
     "adam_minimize",
+    "amplitude_spectra",
+    "boundary_weights",
     "build_stage_network",
     "dominant_frequencies",
     "dominant_frequency",
     "kappa_for_frequency",
     "lbfgs_minimize",
     "min_points_for_frequency",
+    "mse_objective",
     "rms",
     "sample_spectrum_frequencies",
 ]

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from msnn_tf.layers import FIRST_ACTIVATIONS, ScaledFirstLayer
-from msnn_tf.validation import positive_int
+from msnn_tf.validation import check_float_dtype, positive_int
 
 __all__ = ["build_stage_network"]
 
@@ -22,11 +22,12 @@ def build_stage_network(
     seed: int | None = None,
     name: str | None = None,
     first_layer_frequencies=None,
+    dtype: str = "float64",
 ) -> keras.Sequential:
     """Builds the network ``u_j(x; kappa)`` of one stage (paper, sections 2.2.2 and 2.3).
 
     Layout: ``input_dim -> width (first_activation, scaled by kappa) -> width (tanh) x (depth - 1)
-    -> output_dim (linear)``, all float64, Xavier-normal weights. The network expects inputs that are
+    -> output_dim (linear)``, float64 unless ``dtype`` says otherwise, Xavier-normal weights. The network expects inputs that are
     already scaled to ``[-1, 1]`` (the :class:`~msnn_tf.StagedModel` does that once for all stages).
 
     Args:
@@ -43,9 +44,10 @@ def build_stage_network(
             of the scaled input, e.g. from :func:`msnn_tf.spectral.sample_spectrum_frequencies`).
             The first layer's kernel then starts at ``W = 2 pi F^T / kappa`` so that unit ``i``
             computes ``act(2 pi f_i . x + b_i)``: a spectrum-informed start instead of Xavier-normal.
+        dtype: ``"float64"`` (default) or ``"float32"`` (e.g. to show the float32 limit, Fig. 1).
 
     Returns:
-        A built :class:`keras.Sequential` with float64 weights.
+        A built :class:`keras.Sequential` with weights of ``dtype``.
 
     Raises:
         ValueError: on non-positive sizes, a non-positive ``kappa`` or an unknown activation.
@@ -61,19 +63,20 @@ def build_stage_network(
     output_dim = positive_int("output_dim", output_dim)
     if first_activation not in FIRST_ACTIVATIONS:
         raise ValueError(f"`first_activation` must be one of {FIRST_ACTIVATIONS}, got {first_activation!r}")
+    dtype = check_float_dtype("dtype", dtype)
 
     def layer_seed(i):
         return None if seed is None else int(seed) + i
 
     layers = [
-        keras.Input(shape=(input_dim,), dtype="float64"),
+        keras.Input(shape=(input_dim,), dtype=dtype),
         ScaledFirstLayer(
             width,
             kappa=kappa,
             activation=first_activation,
             bias_initializer=bias_initializer,
             seed=layer_seed(0),
-            dtype="float64",
+            dtype=dtype,
         ),
     ]
     for i in range(1, depth):
@@ -82,14 +85,14 @@ def build_stage_network(
                 width,
                 activation="tanh",
                 kernel_initializer=keras.initializers.GlorotNormal(seed=layer_seed(i)),
-                dtype="float64",
+                dtype=dtype,
             )
         )
     layers.append(
         keras.layers.Dense(
             output_dim,
             kernel_initializer=keras.initializers.GlorotNormal(seed=layer_seed(depth)),
-            dtype="float64",
+            dtype=dtype,
         )
     )
     network = keras.Sequential(layers, name=name)

@@ -16,9 +16,9 @@ from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.reporting import ProgressPrinter, StageReport, TrainingHistory
 from msnn_tf.staged_model import StagedModel
-from msnn_tf.validation import as_float64_matrix, positive_int
+from msnn_tf.validation import as_float64_matrix, check_float_dtype, positive_int
 
-__all__ = ["MultiStageRegressor"]
+__all__ = ["MultiStageRegressor", "boundary_weights", "mse_objective"]
 
 
 def _per_stage(name: str, value, stage: int):
@@ -63,12 +63,18 @@ class MultiStageRegressor:
             domain boundary (data beyond it cannot be had). ``"uniform"``: plain MSE, eq. (2.1).
         kappa_factor: ``kappa_hat / (pi f_d)`` for stages >= 1 with ``first_layer_init="xavier"``
             (eq. 2.9 asks for > 1).
-        first_stage_kappa: ``kappa`` of stage 0's tanh layer (1: regular initialisation).
+        first_stage_kappa: ``kappa`` of stage 0's first layer (1: regular initialisation; the modified
+            scale factor of eq. 2.8 is ``first_stage_kappa * sqrt(2 / (d + width))``).
+        first_stage_activation: ``"tanh"`` (Algorithm 1, step 2) or ``"sin"`` for stage 0's first layer
+            (with ``first_stage_kappa``, the single-network settings of Figs. 3-4).
         sin_bias_initializer: ``"phase"`` (uniform in [-pi, pi]) or ``"zeros"`` for sin layers.
         points_safety: With a function target, each stage samples at least
             ``points_safety * 6 pi f_d`` points per axis (eq. 2.10).
         max_points: Cap of that growth in total points (per axis: ``max_points ** (1 / d)``), so
             that a 2-D or 3-D grid cannot outgrow memory.
+        normalize: Normalise the outputs by their mean and standard deviation (Algorithm 1, step 1;
+            Appendix B shows what happens without). Inputs are always mapped to ``[-1, 1]``.
+        dtype: ``"float64"`` (default: machine precision is ~1e-16) or ``"float32"`` (~1e-7, Fig. 1).
         seed: Seed of stage ``j``'s initialisers is ``seed + 1000 j``.
         jit_compile: Compile the optimizers with XLA.
         verbose: 0 silent, 1 progress lines and a table.
@@ -88,9 +94,12 @@ class MultiStageRegressor:
         loss_weighting: str = "chebyshev",
         kappa_factor: float = 1.5,
         first_stage_kappa: float = 1.0,
+        first_stage_activation: str = "tanh",
         sin_bias_initializer: str = "phase",
         points_safety: float = 2.0,
         max_points: int = 200000,
+        normalize: bool = True,
+        dtype: str = "float64",
         seed: int = 0,
         jit_compile: bool = True,
         verbose: int = 1,
@@ -115,6 +124,8 @@ class MultiStageRegressor:
             raise ValueError(f"`first_layer_init` must be 'spectrum' or 'xavier', got {first_layer_init!r}")
         if verbose not in (0, 1):
             raise ValueError(f"`verbose` must be 0 or 1, got {verbose!r}")
+        if first_stage_activation not in ("tanh", "sin"):
+            raise ValueError(f"`first_stage_activation` must be 'tanh' or 'sin', got {first_stage_activation!r}")
         if sin_bias_initializer not in ("phase", "zeros"):
             raise ValueError(f"`sin_bias_initializer` must be 'phase' or 'zeros', got {sin_bias_initializer!r}")
         self.width = width
@@ -129,6 +140,9 @@ class MultiStageRegressor:
         self.loss_weighting = loss_weighting
         self.kappa_factor = float(kappa_factor)
         self.first_stage_kappa = float(first_stage_kappa)
+        self.first_stage_activation = first_stage_activation
+        self.normalize = bool(normalize)
+        self.dtype = check_float_dtype("dtype", dtype)
         self.sin_bias_initializer = sin_bias_initializer
         self.points_safety = float(points_safety)
         self.max_points = positive_int("max_points", max_points)
@@ -166,7 +180,9 @@ class MultiStageRegressor:
                 units) is at or below this.
             validation_data: Optional ``(x_val, y_val)`` evaluated after every stage.
             domain: ``(lower, upper)`` of a callable target; per axis.
-            num_points: Points per axis of the first stage's grid (callable target).
+            num_points: Points per axis of the first stage's grid (callable target); later stages grow
+                it per eq. (2.10). A sequence sets the points per axis of every stage by hand instead
+                (its last entry repeats).
 
         Returns:
             The :class:`TrainingHistory` (also kept as :attr:`history`).
@@ -191,9 +207,12 @@ class MultiStageRegressor:
         printer = ProgressPrinter(self.verbose)
         start = time.perf_counter()
         x_train, y_train = data.sample(None)
-        mean = float(np.mean(y_train))
-        scale = float(np.std(y_train)) or 1.0
-        model = StagedModel(data.input_dim, lower=data.lower, upper=data.upper, output_offset=mean, output_scale=scale)
+        mean, scale = 0.0, 1.0
+        if self.normalize:
+            mean = float(np.mean(y_train))
+            scale = float(np.std(y_train)) or 1.0
+        model = StagedModel(data.input_dim, lower=data.lower, upper=data.upper, output_offset=mean, output_scale=scale,
+                            dtype=self.dtype)
         self.model = model
         history = TrainingHistory()
         self.history = history
@@ -264,16 +283,20 @@ class MultiStageRegressor:
         first_layer_frequencies = None
         if stage == 0:
             epsilon, frequencies = 1.0, np.zeros(d)
-            first_activation, kappa = "tanh", self.first_stage_kappa
+            first_activation, kappa = self.first_stage_activation, self.first_stage_kappa
         else:
             residue = self._residue(model, x_train, y_train, mean, scale)
             scaled = model.scale_inputs(x_train).numpy()
             frequencies = spectral.dominant_frequencies(scaled, residue)
             if data.is_function:
-                cap = max(4, int(self.max_points ** (1.0 / d) + 1e-9))
-                needed = [min(cap, spectral.min_points_for_frequency(f, self.points_safety)) for f in frequencies]
-                if max(needed) > data.points_per_axis:
-                    x_train, y_train = data.sample(max(needed))
+                if data.schedule is not None:  # hand-set points per stage
+                    wanted = data.schedule[min(stage, len(data.schedule) - 1)]
+                else:  # eq. (2.10), capped
+                    cap = max(4, int(self.max_points ** (1.0 / d) + 1e-9))
+                    needed = [min(cap, spectral.min_points_for_frequency(f, self.points_safety)) for f in frequencies]
+                    wanted = max(max(needed), data.points_per_axis)
+                if wanted != data.points_per_axis:
+                    x_train, y_train = data.sample(wanted)
                     residue = self._residue(model, x_train, y_train, mean, scale)
                     scaled = model.scale_inputs(x_train).numpy()
             epsilon = spectral.rms(residue)
@@ -288,14 +311,14 @@ class MultiStageRegressor:
             else:
                 kappa = spectral.kappa_for_frequency(float(np.max(frequencies)), fan_in=d, units=width,
                                                      factor=self.kappa_factor)
-            with warnings.catch_warnings():
-                warnings.simplefilter("always", spectral.DataDensityWarning)
-                spectral.check_data_density(points_per_axis, float(np.max(frequencies)), stacklevel=4)
+            # The user's warning filters apply (each stage's message differs, so each shows once).
+            spectral.check_data_density(points_per_axis, float(np.max(frequencies)), stacklevel=4)
 
         network = build_stage_network(
             d, width=width, depth=depth, kappa=kappa, first_activation=first_activation,
             bias_initializer="zeros" if first_activation == "tanh" else self.sin_bias_initializer,
-            seed=self.seed + 1000 * stage, name=f"stage_{stage}", first_layer_frequencies=first_layer_frequencies)
+            seed=self.seed + 1000 * stage, name=f"stage_{stage}", first_layer_frequencies=first_layer_frequencies,
+            dtype=self.dtype)
         if first_layer_frequencies is None:
             kappa_hat = network.layers[0].kappa_hat
         else:  # the same role for a spectrum-initialised layer: RMS angular frequency at the start
@@ -311,7 +334,7 @@ class MultiStageRegressor:
         weights = None
         if self.loss_weighting == "chebyshev":
             weights = boundary_weights(x_scaled.numpy())
-        value_and_gradients, flat = _mse_objective(network, x_scaled, tf.constant(target), weights)
+        value_and_gradients, flat = mse_objective(network, x_scaled, target, weights)
 
         position = flat.pack()
         adam = adam_minimize(
@@ -390,13 +413,30 @@ def boundary_weights(x_scaled: np.ndarray) -> np.ndarray:
     return weights / np.mean(weights)
 
 
-def _mse_objective(network: keras.Model, x_scaled, target, weights=None):
-    """``(value_and_gradients, flat)`` for ``mean(w (network(x) - target)^2)`` over a flat vector."""
+def mse_objective(network: keras.Model, x_scaled, target, weights=None):
+    """The loss of eq. (2.1), optionally weighted, as a function of the network's flat trainable weights.
+
+    ``L(p) = mean_i w_i (network(x_i; p) - target_i)^2``, computed in the network's dtype; the inputs
+    must already be scaled to ``[-1, 1]``. Use it with :func:`~msnn_tf.adam_minimize` and
+    :func:`~msnn_tf.lbfgs_minimize`, then ``flat.assign(results.position)``.
+
+    Args:
+        network: A Keras model (e.g. from :func:`~msnn_tf.build_stage_network`).
+        x_scaled: Inputs ``(N, d)``.
+        target: Targets ``(N, outputs)``.
+        weights: Optional per-point weights ``(N, 1)`` (e.g. :func:`boundary_weights`).
+
+    Returns:
+        ``(value_and_gradients, flat)``: a function of a flat position returning ``(loss, gradient)``
+        (usable inside ``tf.function``), and the :class:`~msnn_tf.optimizers.FlatParameters` of the
+        network's trainable variables (``flat.pack()`` is the starting position).
+    """
+    dtype = network.trainable_variables[0].dtype if network.trainable_variables else tf.float64
     flat = FlatParameters(network.trainable_variables)
     non_trainable = [tf.convert_to_tensor(v) for v in network.non_trainable_variables]
-    x_scaled = tf.convert_to_tensor(x_scaled, tf.float64)
-    target = tf.convert_to_tensor(target, tf.float64)
-    weights = None if weights is None else tf.convert_to_tensor(weights, tf.float64)
+    x_scaled = tf.cast(tf.convert_to_tensor(x_scaled), dtype)
+    target = tf.cast(tf.convert_to_tensor(target), dtype)
+    weights = None if weights is None else tf.cast(tf.convert_to_tensor(weights), dtype)
 
     def value_and_gradients(position):
         with tf.GradientTape() as tape:
@@ -412,8 +452,9 @@ def _mse_objective(network: keras.Model, x_scaled, target, weights=None):
 class _DataSource:
     """Fixed arrays, or a function sampled on a uniform grid that may grow per stage."""
 
-    def __init__(self, input_dim, lower, upper, arrays=None, function=None, points_per_axis=None):
+    def __init__(self, input_dim, lower, upper, arrays=None, function=None, points_per_axis=None, schedule=None):
         self.input_dim = input_dim
+        self.schedule = schedule
         self.lower = lower
         self.upper = upper
         self.arrays = arrays
@@ -435,10 +476,17 @@ class _DataSource:
             upper = np.atleast_1d(np.asarray(domain[1], dtype=np.float64))
             if lower.shape != upper.shape or not np.all(np.isfinite(lower)) or not np.all(np.isfinite(upper)) or not np.all(upper > lower):
                 raise ValueError(f"`domain` must be finite (lower, upper) with upper > lower per axis, got {domain!r}")
-            points = positive_int("num_points", 1000 if num_points is None else num_points)
-            if points < 4:
+            schedule = None
+            if isinstance(num_points, (list, tuple)):
+                if not num_points:
+                    raise ValueError("`num_points` must not be an empty sequence")
+                schedule = [positive_int("num_points", n) for n in num_points]
+                points = schedule[0]
+            else:
+                points = positive_int("num_points", 1000 if num_points is None else num_points)
+            if min(schedule or [points]) < 4:
                 raise ValueError(f"`num_points` must be at least 4, got {num_points!r}")
-            return cls(lower.size, lower, upper, function=x, points_per_axis=points)
+            return cls(lower.size, lower, upper, function=x, points_per_axis=points, schedule=schedule)
         if y is None:
             raise ValueError("`y` is required when `x` is an array")
         x = as_float64_matrix("x", x)

@@ -14,6 +14,7 @@ import numpy as np
 from msnn_tf.layers import xavier_variance
 
 __all__ = [
+    "amplitude_spectra",
     "rms",
     "dominant_frequency",
     "dominant_frequencies",
@@ -75,14 +76,12 @@ def _grid_values(x: np.ndarray, values: np.ndarray, points_per_axis: int):
     return axes, grid.reshape((points_per_axis,) * d)
 
 
-def dominant_frequencies(x, values, pad_factor: int = 16, points_per_axis: int | None = None) -> np.ndarray:
-    """Dominant frequency of ``values(x)`` along each input axis (zero-padded FFT).
+def amplitude_spectra(x, values, pad_factor: int = 16, points_per_axis: int | None = None):
+    """Amplitude spectrum of ``values(x)`` along each input axis (zero-padded, Hann-windowed FFT).
 
     Scattered or non-uniform samples are first interpolated onto a uniform grid over their bounding
     box (linear interpolation; ``points_per_axis`` points per axis, by default as many as the data
-    supports). Along each axis the Hann-windowed, zero-padded amplitude spectra of all grid lines are
-    averaged and the largest non-zero peak is located to a fraction of a bin by parabolic
-    interpolation.
+    supports). Along each axis the spectra of all grid lines (mean removed) are averaged.
 
     Args:
         x: Sample coordinates, shape ``(N,)`` or ``(N, d)``.
@@ -91,7 +90,7 @@ def dominant_frequencies(x, values, pad_factor: int = 16, points_per_axis: int |
         points_per_axis: Grid size per axis for the interpolation.
 
     Returns:
-        Array of ``d`` dominant frequencies in cycles per unit of ``x``.
+        A list of ``d`` pairs ``(frequencies, amplitudes)``, frequencies in cycles per unit of ``x``.
 
     Raises:
         ValueError: on mismatched shapes, fewer than 4 samples or non-finite input.
@@ -102,7 +101,7 @@ def dominant_frequencies(x, values, pad_factor: int = 16, points_per_axis: int |
         points_per_axis = max(8, int(round(n ** (1.0 / d))))
         points_per_axis = min(points_per_axis, 4096 if d == 1 else 512)
     axes, grid = _grid_values(x, values, int(points_per_axis))
-    result = []
+    spectra = []
     for axis in range(d):
         spacing = axes[axis][1] - axes[axis][0]
         lines = np.moveaxis(grid, axis, -1).reshape(-1, grid.shape[axis])
@@ -111,8 +110,24 @@ def dominant_frequencies(x, values, pad_factor: int = 16, points_per_axis: int |
         window = np.hanning(count)
         length = int(2 ** math.ceil(math.log2(max(count * pad_factor, 16))))
         amplitude = np.abs(np.fft.rfft(centred * window, n=length, axis=1)).mean(axis=0)
-        result.append(_refined_peak(amplitude, np.fft.rfftfreq(length, d=spacing)))
-    return np.asarray(result)
+        spectra.append((np.fft.rfftfreq(length, d=spacing), amplitude))
+    return spectra
+
+
+def dominant_frequencies(x, values, pad_factor: int = 16, points_per_axis: int | None = None) -> np.ndarray:
+    """Dominant frequency of ``values(x)`` along each input axis (zero-padded FFT).
+
+    The largest non-zero peak of each axis' spectrum from :func:`amplitude_spectra` (same arguments),
+    located to a fraction of a bin by parabolic interpolation.
+
+    Returns:
+        Array of ``d`` dominant frequencies in cycles per unit of ``x``.
+
+    Raises:
+        ValueError: on mismatched shapes, fewer than 4 samples or non-finite input.
+    """
+    spectra = amplitude_spectra(x, values, pad_factor=pad_factor, points_per_axis=points_per_axis)
+    return np.asarray([_refined_peak(amplitude, freqs) for freqs, amplitude in spectra])
 
 
 def _refined_peak(spectrum: np.ndarray, freqs: np.ndarray) -> float:

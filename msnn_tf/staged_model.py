@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from msnn_tf.layers import InputScaling
+from msnn_tf.validation import check_float_dtype
 
 __all__ = ["StagedModel"]
 
@@ -48,7 +49,8 @@ class StagedModel(keras.Model):
         output_scale: Multiplies the stage sum (per output); must be non-zero.
         stages: Stage networks to start with (each maps ``d`` scaled inputs to ``output_dim``).
         epsilons: Their prefactors ``eps_j`` (eq. 2.3), positive.
-        **kwargs: Forwarded to :class:`keras.Model`.
+        **kwargs: Forwarded to :class:`keras.Model`; ``dtype`` is ``"float64"`` (default) or
+            ``"float32"`` and must match the stage networks'.
 
     Example:
         >>> model = StagedModel(1, lower=-1.0, upper=1.0)
@@ -70,7 +72,7 @@ class StagedModel(keras.Model):
         epsilons=None,
         **kwargs,
     ):
-        kwargs.setdefault("dtype", "float64")
+        kwargs["dtype"] = check_float_dtype("dtype", kwargs.get("dtype") or "float64")
         super().__init__(**kwargs)
         if isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim <= 0:
             raise ValueError(f"`input_dim` must be a positive integer, got {input_dim!r}")
@@ -80,7 +82,7 @@ class StagedModel(keras.Model):
         self.output_dim = output_dim
         lower = _as_list("lower", lower, input_dim)
         upper = _as_list("upper", upper, input_dim)
-        self.input_scaling = InputScaling(lower, upper, dtype="float64", name="input_scaling")
+        self.input_scaling = InputScaling(lower, upper, dtype=self.compute_dtype, name="input_scaling")
         self.output_offset = _as_list("output_offset", output_offset, output_dim)
         self.output_scale = _as_list("output_scale", output_scale, output_dim)
         if any(s == 0 for s in self.output_scale):
@@ -153,12 +155,12 @@ class StagedModel(keras.Model):
 
     def scale_inputs(self, inputs):
         """``H(x)``: the inputs mapped to ``[-1, 1]``."""
-        return self.input_scaling(ops.convert_to_tensor(inputs, dtype="float64"))
+        return self.input_scaling(ops.convert_to_tensor(inputs, dtype=self.compute_dtype))
 
     def stage_sum(self, scaled_inputs, num_stages: int | None = None):
         """``sum_j eps_j u_j`` over the first ``num_stages`` stages, in normalised output units."""
         count = self.num_stages if num_stages is None else int(num_stages)
-        total = ops.zeros((ops.shape(scaled_inputs)[0], self.output_dim), dtype="float64")
+        total = ops.zeros((ops.shape(scaled_inputs)[0], self.output_dim), dtype=self.compute_dtype)
         for network, epsilon in zip(self.stage_networks[:count], self._epsilons[:count]):
             total = total + epsilon * network(scaled_inputs)
         return total
@@ -166,24 +168,25 @@ class StagedModel(keras.Model):
     def call(self, inputs, num_stages: int | None = None):
         """Prediction of the first ``num_stages`` stages (all by default), in data units."""
         scaled = self.scale_inputs(inputs)
-        offset = ops.convert_to_tensor(np.asarray(self.output_offset), dtype="float64")
-        scale = ops.convert_to_tensor(np.asarray(self.output_scale), dtype="float64")
+        offset = ops.convert_to_tensor(np.asarray(self.output_offset), dtype=self.compute_dtype)
+        scale = ops.convert_to_tensor(np.asarray(self.output_scale), dtype=self.compute_dtype)
         return offset + scale * self.stage_sum(scaled, num_stages)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.output_dim)
 
     def predict(self, x, batch_size: int | None = None, verbose=0, num_stages: int | None = None, **kwargs):
-        """Float64 predictions as a NumPy array of shape ``(N, output_dim)``.
+        """Predictions as a NumPy array of shape ``(N, output_dim)`` in the model's dtype (float64).
 
         Unlike ``keras.Model.predict``, whose data adapter casts NumPy inputs to ``floatx``
-        (float32), this keeps every input bit: inputs are converted to float64, each stage network is
-        evaluated by a compiled function traced once per stage, and eq. (2.5) is summed in float64,
-        in batches of ``batch_size`` rows (all at once by default).
+        (float32), this keeps every input bit: inputs are converted to the model's dtype, each stage
+        network is evaluated by a compiled function traced once per stage, and eq. (2.5) is summed in
+        that dtype, in batches of ``batch_size`` rows (all at once by default).
         """
         import tensorflow as tf
 
-        x = np.asarray(x, dtype=np.float64)
+        dtype = np.dtype(self.compute_dtype)
+        x = np.asarray(x, dtype=dtype)
         if x.ndim == 1 and self.input_dim == 1:
             x = x[:, None]
         if x.ndim != 2 or x.shape[1] != self.input_dim:
@@ -192,25 +195,25 @@ class StagedModel(keras.Model):
         if not 0 <= count <= self.num_stages:
             raise ValueError(f"`num_stages` must be between 0 and {self.num_stages}, got {num_stages!r}")
         if x.shape[0] == 0:
-            return np.zeros((0, self.output_dim))
+            return np.zeros((0, self.output_dim), dtype=dtype)
         step = x.shape[0] if batch_size is None else int(batch_size)
         parts = []
         for i in range(0, x.shape[0], step):
             scaled = self._compiled("scale", self.input_scaling)(tf.constant(x[i:i + step]))
-            total = np.zeros((scaled.shape[0], self.output_dim))
+            total = np.zeros((scaled.shape[0], self.output_dim), dtype=dtype)
             for network, epsilon in zip(self.stage_networks[:count], self._epsilons[:count]):
-                total = total + epsilon * self._compiled(id(network), network)(scaled).numpy()
-            parts.append(np.asarray(self.output_offset) + np.asarray(self.output_scale) * total)
+                total = total + dtype.type(epsilon) * self._compiled(id(network), network)(scaled).numpy()
+            parts.append(np.asarray(self.output_offset, dtype) + np.asarray(self.output_scale, dtype) * total)
         return np.concatenate(parts, axis=0)
 
     def _compiled(self, key, layer):
-        """A compiled float64 forward function of ``layer``, traced once and cached (not tracked)."""
+        """A compiled forward function of ``layer`` (model dtype), traced once and cached (not tracked)."""
         import tensorflow as tf
 
         cache = self.__dict__.setdefault("_compiled_functions", {})
         if key not in cache:
             width = self.input_dim
-            cache[key] = tf.function(lambda inputs: layer(inputs), input_signature=[tf.TensorSpec((None, width), tf.float64)])
+            cache[key] = tf.function(lambda inputs: layer(inputs), input_signature=[tf.TensorSpec((None, width), self.compute_dtype)])
         return cache[key]
 
     # ------------------------------------------------------------------ persistence
@@ -238,12 +241,12 @@ class StagedModel(keras.Model):
         return model
 
     def export(self, filepath, format="tf_saved_model", verbose=False, input_signature=None, **kwargs):
-        """Writes a TensorFlow SavedModel whose ``serve`` signature maps float64 ``(N, d)`` to ``(N, m)``.
+        """Writes a TensorFlow SavedModel whose ``serve`` signature maps ``(N, d)`` to ``(N, m)`` (model dtype).
 
         The directory loads with ``tf.saved_model.load`` alone; msnn_tf need not be importable.
         """
         import tensorflow as tf
 
         if input_signature is None:
-            input_signature = [tf.TensorSpec(shape=(None, self.input_dim), dtype=tf.float64, name="x")]
+            input_signature = [tf.TensorSpec(shape=(None, self.input_dim), dtype=self.compute_dtype, name="x")]
         return super().export(os.fspath(filepath), format=format, verbose=verbose, input_signature=input_signature, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_float64_matrix", "positive_int"]
+__all__ = ["as_float64_matrix", "check_float_dtype", "positive_int"]
 
 
 def positive_int(name: str, value) -> int:
@@ -37,3 +37,19 @@ def as_float64_matrix(name: str, value, columns: int | None = None) -> np.ndarra
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"`{name}` must be finite, got {array[index]} at index {index} ({int(bad.sum())} non-finite value(s))")
     return array
+
+
+def check_float_dtype(name: str, value) -> str:
+    """``"float32"`` or ``"float64"`` (a string, NumPy/TF dtype or Keras dtype policy or its config).
+
+    Raises:
+        ValueError: naming ``name`` for anything else.
+    """
+    text = value
+    if isinstance(text, dict):  # a serialised keras DTypePolicy
+        text = text.get("config", {}).get("name", text)
+    text = getattr(text, "name", text)
+    text = str(np.dtype(text)) if isinstance(text, type) else str(text)
+    if text not in ("float32", "float64"):
+        raise ValueError(f"`{name}` must be 'float32' or 'float64', got {value!r}")
+    return text

@@ -178,3 +178,64 @@ def test_function_target_in_2d_respects_max_points():
     assert first.num_points == 144 and len(second.dominant_frequency) == 2
     assert 144 <= second.num_points <= 900  # per axis at most 900 ** (1/2) = 30
     assert regressor.predict(np.zeros((3, 2))).shape == (3, 1)
+
+
+def test_float32_two_stages_reach_float32_limit_not_float64():
+    """Fig. 1's setting: in float32 the second stage stops near float32 round-off (eps32 = 1.2e-7)."""
+    x = np.linspace(-1, 1, 300)[:, None]
+    regressor = msnn.MultiStageRegressor(width=20, adam_steps=1000, lbfgs_iterations=1500, verbose=0, dtype="float32")
+    history = regressor.fit(x, target(x), num_stages=2)
+    prediction = regressor.predict(x)
+    assert prediction.dtype == np.float32 and regressor.model.compute_dtype == "float32"
+    assert all(w.dtype == "float32" for w in regressor.model.weights)
+    first, second = history.stages
+    assert second.accepted and second.train_rms < first.train_rms / 10
+    # float32 round-off of O(1) data: the two-stage error cannot fall far below 1e-7 (tolerance: 2e-9).
+    assert 2e-9 < second.train_rms < 1e-5, second.train_rms
+
+
+def test_sin_first_stage_with_kappa_and_no_normalisation():
+    x = np.linspace(-1, 1, 200)[:, None]
+    y = 1e3 * target(x)
+    regressor = msnn.MultiStageRegressor(width=10, adam_steps=50, lbfgs_iterations=0, verbose=0,
+                                         first_stage_activation="sin", first_stage_kappa=5.0, normalize=False)
+    history = regressor.fit(x, y, num_stages=1)
+    report = history.stages[0]
+    assert report.first_activation == "sin" and report.kappa == 5.0
+    # Eq. (2.8): kappa_hat = kappa * sqrt(2 / (fan_in + units)) (tolerance 1e-12 relative).
+    assert report.kappa_hat == pytest.approx(5.0 * math.sqrt(2.0 / 11.0), rel=1e-12)
+    assert regressor.model.output_offset == [0.0] and regressor.model.output_scale == [1.0]
+
+
+def test_num_points_schedule_sets_points_per_stage():
+    regressor = msnn.MultiStageRegressor(width=8, adam_steps=100, lbfgs_iterations=100, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", msnn.DataDensityWarning)
+        history = regressor.fit(target, domain=(-1.02, 1.02), num_points=[50, 80, 120], num_stages=4)
+    assert [s.num_points for s in history.stages if s.accepted] == [50, 80, 120, 120][:sum(s.accepted for s in history.stages)]
+    assert regressor.model.lower == [-1.02] and regressor.model.upper == [1.02]
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(dtype="float16"), "dtype"), (dict(first_stage_activation="relu"), "first_stage_activation"),
+])
+def test_constructor_rejects_bad_new_settings(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        msnn.MultiStageRegressor(**kwargs)
+
+
+def test_mse_objective_value_and_gradient_match_finite_differences():
+    network = msnn.build_stage_network(1, width=4, depth=2, seed=3)
+    x = np.linspace(-1, 1, 30)[:, None]
+    y = np.cos(3 * x)
+    weights = msnn.boundary_weights(x)
+    value_and_gradients, flat = msnn.mse_objective(network, x, y, weights)
+    position = flat.pack()
+    value, gradient = value_and_gradients(position)
+    expected = np.mean(weights * (network(x).numpy() - y) ** 2)
+    assert float(value) == pytest.approx(expected, rel=1e-12)
+    step = 1e-6
+    for i in (0, 5, int(position.shape[0]) - 1):
+        e = np.zeros(position.shape[0]); e[i] = step
+        numeric = (float(value_and_gradients(position + e)[0]) - float(value_and_gradients(position - e)[0])) / (2 * step)
+        assert float(gradient[i]) == pytest.approx(numeric, rel=1e-6, abs=1e-10)

@@ -138,3 +138,28 @@ def test_export_savedmodel_without_msnn_tf(tmp_path):
 def test_staged_model_rejects_bad_arguments(kwargs, word):
     with pytest.raises(ValueError, match=word):
         msnn.StagedModel(**kwargs)
+
+
+def test_float32_model_computes_saves_and_loads_in_float32(tmp_path):
+    model = msnn.StagedModel(1, lower=-2.0, upper=2.0, dtype="float32")
+    model.add_stage(msnn.build_stage_network(1, width=6, seed=1, dtype="float32"), 1.0)
+    model.add_stage(msnn.build_stage_network(1, width=6, kappa=4.0, first_activation="sin", seed=2, dtype="float32"), 1e-3)
+    x = np.linspace(-2, 2, 17)[:, None]
+    prediction = model.predict(x)
+    assert prediction.dtype == np.float32
+    # The same weights in float64 agree to float32 round-off (tolerance 1e-6 absolute on O(1) values).
+    reference = sum(e * n(np.asarray((x + 2.0) / 2.0 - 1.0, np.float32)).numpy()
+                    for n, e in zip(model.stage_networks, model.epsilons))
+    np.testing.assert_allclose(prediction, reference, atol=1e-6)
+    model.save(tmp_path / "f32.keras")
+    loaded = keras.saving.load_model(tmp_path / "f32.keras")
+    assert loaded.compute_dtype == "float32"
+    np.testing.assert_array_equal(loaded.predict(x), prediction)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", "bfloat16"])
+def test_dtype_must_be_float32_or_float64(dtype):
+    with pytest.raises(ValueError, match="dtype"):
+        msnn.StagedModel(1, dtype=dtype)
+    with pytest.raises(ValueError, match="dtype"):
+        msnn.build_stage_network(1, dtype=dtype)

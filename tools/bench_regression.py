@@ -33,7 +33,7 @@ import tensorflow as tf
 
 import msnn_tf as msnn
 from msnn_tf.optimizers import FlatParameters
-from msnn_tf.regression import _mse_objective
+from msnn_tf.regression import mse_objective
 
 THRESHOLDS = (1e-6, 1e-9, 1e-12)
 
@@ -61,7 +61,7 @@ def single_network(x, y, x_eval, y_eval, width, wall_time, seed):
     mean, scale = float(np.mean(y)), float(np.std(y))
     network = msnn.build_stage_network(1, width=width, depth=3, seed=seed)
     model = msnn.StagedModel(1, lower=-1.0, upper=1.0, output_offset=mean, output_scale=scale)
-    value_and_gradients, flat = _mse_objective(network, tf.constant(x), tf.constant((y - mean) / scale))
+    value_and_gradients, flat = mse_objective(network, tf.constant(x), tf.constant((y - mean) / scale))
     start = time.perf_counter()
     adam = msnn.adam_minimize(value_and_gradients, flat.pack(), 3000, learning_rate=2e-3, decay_rate=0.5,
                               decay_steps=1000, time_limit=wall_time)
@@ -81,7 +81,7 @@ def lbfgs_cost(width, num_points, iterations, repeats=3):
     """L-BFGS seconds per objective evaluation vs bare compiled evaluations, compilation excluded."""
     x = np.linspace(-1, 1, num_points)[:, None]
     network = msnn.build_stage_network(1, width=width, depth=3, kappa=30.0, first_activation="sin", seed=0)
-    value_and_gradients, flat = _mse_objective(network, tf.constant(x), tf.constant(np.sin(20 * x) * np.exp(x)))
+    value_and_gradients, flat = mse_objective(network, tf.constant(x), tf.constant(np.sin(20 * x) * np.exp(x)))
     position = flat.pack()
     # Warm-up compiles both block functions; the timed run then resumes without compiling.
     msnn.lbfgs_minimize(value_and_gradients, position, max_iterations=20, block_size=10)

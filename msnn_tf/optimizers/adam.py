@@ -13,6 +13,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from msnn_tf.optimizers.flat import as_position
+
 __all__ = ["AdamResults", "adam_minimize"]
 
 
@@ -20,7 +22,7 @@ class AdamResults(NamedTuple):
     """Outcome of :func:`adam_minimize` (immutable).
 
     Attributes:
-        position: The best position seen (lowest objective), a float64 vector.
+        position: The best position seen (lowest objective), of the initial position's dtype.
         objective_value: Objective at ``position``.
         num_steps: Adam steps taken.
         losses: Objective before each step, a float64 array of length ``num_steps``.
@@ -42,14 +44,14 @@ class AdamResults(NamedTuple):
     wall_time: float
 
 
-def _make_block(value_and_gradients_function, block_size, beta_1, beta_2, epsilon, jit_compile):
-    beta_1 = tf.constant(beta_1, tf.float64)
-    beta_2 = tf.constant(beta_2, tf.float64)
-    epsilon = tf.constant(epsilon, tf.float64)
+def _make_block(value_and_gradients_function, block_size, beta_1, beta_2, epsilon, jit_compile, dtype):
+    beta_1 = tf.constant(beta_1, dtype)
+    beta_2 = tf.constant(beta_2, dtype)
+    epsilon = tf.constant(epsilon, dtype)
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def block(position, m, v, step, num_steps, learning_rate, decay_rate, decay_steps, best_value, best_position):
-        losses = tf.TensorArray(tf.float64, size=block_size)
+        losses = tf.TensorArray(dtype, size=block_size)
 
         def cond(i, position, m, v, step, best_value, best_position, losses, finite):
             return tf.logical_and(i < num_steps, finite)
@@ -108,14 +110,14 @@ def adam_minimize(
     callback: Callable | None = None,
     time_limit: float | None = None,
 ) -> AdamResults:
-    """Minimises a function of a flat float64 vector with Adam (Kingma & Ba, 2015).
+    """Minimises a function of a flat float vector with Adam (Kingma & Ba, 2015).
 
     The learning rate at step ``t`` is ``learning_rate * decay_rate ** (t / decay_steps)``.
 
     Args:
         value_and_gradients_function: Maps a position vector to ``(objective, gradient)``; it must be
             traceable by ``tf.function`` (and by XLA when ``jit_compile``).
-        initial_position: Starting float64 vector.
+        initial_position: Starting vector (float64, or a float32 tensor to optimise in float32).
         num_steps: Number of Adam steps (0 returns the start).
         learning_rate: Initial step size, positive.
         decay_rate: Multiplies the learning rate every ``decay_steps`` steps, in ``(0, 1]``.
@@ -142,19 +144,20 @@ def adam_minimize(
     if not 0 < decay_rate <= 1:
         raise ValueError(f"`decay_rate` must be in (0, 1], got {decay_rate!r}")
     start = time.perf_counter()
-    position = tf.convert_to_tensor(initial_position, tf.float64)
+    position = as_position(initial_position)
+    dtype = position.dtype
     value, _ = value_and_gradients_function(position)
     value = float(value)
     if num_steps == 0:
         return AdamResults(position, value, 0, np.zeros(0), np.zeros(0), np.zeros(0, int), not math.isfinite(value),
                            "no steps requested", 0.0)
-    block = _make_block(value_and_gradients_function, int(block_size), beta_1, beta_2, epsilon, jit_compile)
+    block = _make_block(value_and_gradients_function, int(block_size), beta_1, beta_2, epsilon, jit_compile, dtype)
     m = tf.zeros_like(position)
     v = tf.zeros_like(position)
-    step = tf.constant(0.0, tf.float64)
-    best_value = tf.constant(np.inf, tf.float64)
+    step = tf.constant(0.0, dtype)
+    best_value = tf.constant(np.inf, dtype)
     best_position = tf.identity(position)  # a distinct tensor: aliasing inputs would force a retrace
-    constants = [tf.constant(learning_rate, tf.float64), tf.constant(decay_rate, tf.float64), tf.constant(float(decay_steps), tf.float64)]
+    constants = [tf.constant(learning_rate, dtype), tf.constant(decay_rate, dtype), tf.constant(float(decay_steps), dtype)]
     history, times, block_steps = [], [], []
     done = 0
     finite = True
@@ -183,6 +186,6 @@ def adam_minimize(
         message = f"completed {done} steps"
     best = float(best_value)
     if not math.isfinite(best):
-        best_position = tf.convert_to_tensor(initial_position, tf.float64)
+        best_position = as_position(initial_position)
     return AdamResults(best_position, best, done, losses, np.asarray(times), np.asarray(block_steps, dtype=int), failed,
                        message, time.perf_counter() - start)

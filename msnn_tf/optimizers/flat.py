@@ -9,7 +9,7 @@ __all__ = ["FlatParameters"]
 
 
 class FlatParameters:
-    """Packs a list of variables into one float64 vector and back.
+    """Packs a list of variables into one vector (of their dtype, float64 by default) and back.
 
     Both optimizers of this package work on a flat position vector, as
     ``tfp.optimizer.lbfgs_minimize`` does, so that a whole optimisation loop compiles into one XLA
@@ -38,5 +38,12 @@ class FlatParameters:
 
     def assign(self, position) -> None:
         """Writes a vector back into the variables."""
-        for variable, value in zip(self.variables, self.unpack(tf.convert_to_tensor(position, tf.float64))):
+        for variable, value in zip(self.variables, self.unpack(tf.cast(position, self.variables[0].dtype))):
             variable.assign(value)
+
+
+def as_position(position) -> tf.Tensor:
+    """``position`` as a tensor: float32 and float64 tensors keep their dtype, anything else is float64."""
+    if isinstance(position, (tf.Tensor, tf.Variable)) and position.dtype in (tf.float32, tf.float64):
+        return tf.convert_to_tensor(position)
+    return tf.convert_to_tensor(np.asarray(position, dtype=np.float64))

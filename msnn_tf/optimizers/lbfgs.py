@@ -16,6 +16,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from msnn_tf.optimizers.flat import as_position
+
 __all__ = ["LbfgsResults", "lbfgs_minimize"]
 
 
@@ -23,7 +25,7 @@ class LbfgsResults(NamedTuple):
     """Outcome of :func:`lbfgs_minimize` (immutable).
 
     Attributes:
-        position: Final position, a float64 vector (the best one: L-BFGS is monotone).
+        position: Final position, a vector of the initial position's dtype (the best one: L-BFGS is monotone).
         objective_value: Objective at ``position``.
         num_iterations: L-BFGS iterations taken.
         num_objective_evaluations: Objective-and-gradient evaluations, line searches included.
@@ -66,12 +68,12 @@ def lbfgs_minimize(
     callback: Callable | None = None,
     time_limit: float | None = None,
 ) -> LbfgsResults:
-    """Minimises a function of a flat float64 vector with L-BFGS (TFP), compiled.
+    """Minimises a function of a flat float vector with L-BFGS (TFP), compiled.
 
     Args:
         value_and_gradients_function: Maps a position vector to ``(objective, gradient)``; traceable
             by ``tf.function`` (and XLA when ``jit_compile``).
-        initial_position: Starting float64 vector.
+        initial_position: Starting vector (float64, or a float32 tensor to optimise in float32).
         max_iterations: Upper bound on iterations (0 returns the start).
         num_correction_pairs: Memory of the inverse-Hessian estimate.
         tolerance: Stop when the gradient's sup-norm is below this (0: never).
@@ -98,7 +100,7 @@ def lbfgs_minimize(
         if isinstance(value, bool) or int(value) != value or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
     start = time.perf_counter()
-    position = tf.convert_to_tensor(initial_position, tf.float64)
+    position = as_position(initial_position)
     if max_iterations == 0:
         value, _ = value_and_gradients_function(position)
         value = float(value)

@@ -1,0 +1,205 @@
+"""Shared plumbing of the reproduction scripts: arguments, metrics files, fits and plotting.
+
+Every script ``reproductions/figNN_*.py`` has ``main(argv) -> int``, accepts ``--quick`` (iteration
+counts shrunk so that it runs in seconds), ``--out DIR`` and ``--seed``, recomputes its figure's data
+with msnn_tf's public API and writes ``DIR/<name>.png`` and ``DIR/metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+__all__ = [
+    "RESULTS",
+    "chirp",
+    "chirp_derivative",
+    "fit_exp_root",
+    "fit_power_law",
+    "iteration_curve",
+    "parse_args",
+    "pyplot",
+    "stage_metrics",
+    "train_network",
+    "write_metrics",
+]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv, name: str, description: str) -> argparse.Namespace:
+    """``--quick``, ``--out`` (default ``reproductions/results/<name>``), ``--seed``, ``--verbose``."""
+    parser = argparse.ArgumentParser(prog=name, description=description)
+    parser.add_argument("--quick", action="store_true", help="tiny iteration counts (seconds), for tests")
+    parser.add_argument("--out", default=str(RESULTS / name), help="folder for the PNG and metrics.json")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every initialiser and sampler")
+    parser.add_argument("--verbose", type=int, default=0, choices=(0, 1), help="training progress lines")
+    args = parser.parse_args(argv)
+    args.out = Path(args.out)
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.name = name
+    args.start = time.perf_counter()
+    return args
+
+
+def stage_metrics(history, model, x_eval, y_eval) -> list[dict]:
+    """Per accepted stage: its settings and the RMS / max error of the first ``k`` stages on ``x_eval``."""
+    rows = []
+    k = 0
+    for report in history.stages:
+        row = {
+            "stage": report.stage,
+            "accepted": report.accepted,
+            "epsilon": report.epsilon,
+            "dominant_frequency": list(report.dominant_frequency),
+            "kappa": report.kappa,
+            "kappa_hat": report.kappa_hat,
+            "first_activation": report.first_activation,
+            "width": report.width,
+            "num_points": report.num_points,
+            "adam_steps": report.adam_steps,
+            "lbfgs_iterations": report.lbfgs_iterations,
+            "iterations": report.iterations,
+            "train_rms": report.train_rms,
+            "wall_time_s": report.wall_time,
+        }
+        if report.accepted:
+            k += 1
+            error = np.asarray(y_eval) - model.predict(x_eval, num_stages=k)
+            row["rms_error"] = float(np.sqrt(np.mean(error.astype(np.float64) ** 2)))
+            row["max_error"] = float(np.max(np.abs(error)))
+        rows.append(row)
+    total = 0
+    for row in rows:
+        total += row["iterations"]
+        row["cumulative_iterations"] = total
+    return rows
+
+
+def iteration_curve(history, scale: float = 1.0):
+    """``(cumulative iteration, RMS estimate)`` along all stages, from each stage's loss history.
+
+    During stage ``k`` the loss ``L`` of the normalised residue gives an RMS error of about
+    ``scale * eps_k * sqrt(L)`` (exact for a uniform loss; the Chebyshev weighting makes it an
+    estimate).
+    """
+    iterations, values, offset = [], [], 0
+    for report in history.stages:
+        if not report.accepted:
+            break
+        adam = np.asarray(report.adam_losses)
+        iterations.append(offset + np.arange(1, adam.size + 1))
+        values.append(scale * report.epsilon * np.sqrt(np.maximum(adam, 0.0)))
+        if report.lbfgs_losses.size:
+            iterations.append(offset + adam.size + np.asarray(report.lbfgs_iterations_history))
+            values.append(scale * report.epsilon * np.sqrt(np.maximum(report.lbfgs_losses, 0.0)))
+        offset += report.iterations
+    if not iterations:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(iterations).astype(float), np.concatenate(values)
+
+
+def fit_power_law(epsilons, frequencies) -> float:
+    """Exponent ``alpha`` of eq. (2.11), ``f_d ~ f_0 eps^(-alpha)``, by least squares in log-log."""
+    eps = np.asarray(epsilons, dtype=float)
+    f = np.asarray(frequencies, dtype=float)
+    keep = (eps > 0) & (f > 0)
+    if keep.sum() < 2:
+        return float("nan")
+    slope = np.polyfit(np.log(eps[keep]), np.log(f[keep]), 1)[0]
+    return float(-slope)
+
+
+def fit_exp_root(iterations, values, root: float = 2.0) -> tuple[float, float]:
+    """``(c, A)`` of ``eps ~ A exp(-n^(1/root) / c)`` (Fig. 5c: root 2; Fig. 6f: root 3), least squares in log."""
+    n = np.asarray(iterations, dtype=float)
+    v = np.asarray(values, dtype=float)
+    keep = (n > 0) & (v > 0) & np.isfinite(v)
+    if keep.sum() < 2:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(n[keep] ** (1.0 / root), np.log(v[keep]), 1)
+    return (float(-1.0 / slope) if slope < 0 else float("inf")), float(np.exp(intercept))
+
+
+def write_metrics(args, metrics: dict) -> Path:
+    """Writes ``metrics.json`` (with wall time, machine, command) into ``args.out`` and returns its path."""
+    metrics = dict(metrics)
+    metrics.setdefault("wall_time_s", time.perf_counter() - args.start)
+    metrics["figure"] = args.name
+    metrics["quick"] = bool(args.quick)
+    metrics["seed"] = args.seed
+    metrics["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    path = args.out / "metrics.json"
+    path.write_text(json.dumps(_jsonable(metrics), indent=2))
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def pyplot():
+    """matplotlib.pyplot with the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def train_network(network, x_scaled, target, adam_steps: int, lbfgs_iterations: int, learning_rate: float = 1e-3,
+                  decay_rate: float = 1.0):
+    """Trains one Keras network on MSE with msnn_tf's compiled Adam then L-BFGS; returns the losses.
+
+    Uses the public building blocks (:func:`msnn_tf.mse_objective`, :func:`msnn_tf.adam_minimize`,
+    :func:`msnn_tf.lbfgs_minimize`) for settings the regressor does not offer (e.g. frozen Fourier
+    features). Returns ``(iterations, losses)`` over both optimizers.
+    """
+    import msnn_tf as msnn
+
+    value_and_gradients, flat = msnn.mse_objective(network, x_scaled, target)
+    adam = msnn.adam_minimize(value_and_gradients, flat.pack(), adam_steps, learning_rate=learning_rate,
+                              decay_rate=decay_rate)
+    iterations = [np.arange(1, adam.num_steps + 1)]
+    losses = [adam.losses]
+    position = adam.position
+    if lbfgs_iterations:
+        lbfgs = msnn.lbfgs_minimize(value_and_gradients, adam.position, max_iterations=lbfgs_iterations)
+        if not lbfgs.failed:
+            position = lbfgs.position
+        iterations.append(adam.num_steps + lbfgs.iterations)
+        losses.append(lbfgs.losses)
+    flat.assign(position)
+    return np.concatenate(iterations).astype(float), np.concatenate(losses)
+
+
+def chirp(x, m):
+    """Eq. (2.6): ``(1 - x^2/2) cos(m (x + 0.5 x^3))``."""
+    return (1.0 - 0.5 * x**2) * np.cos(m * (x + 0.5 * x**3))
+
+
+def chirp_derivative(x, m):
+    """Analytic ``du/dx`` of eq. (2.6)."""
+    phase = m * (x + 0.5 * x**3)
+    return -x * np.cos(phase) - (1.0 - 0.5 * x**2) * np.sin(phase) * m * (1.0 + 1.5 * x**2)

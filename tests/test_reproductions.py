@@ -1,0 +1,62 @@
+"""Every reproduction script in --quick mode: files written, metrics finite and in the expected direction.
+
+Marked ``slow`` (about 5 minutes for all on 2 cores): run with ``python -m pytest -m slow``.
+"""
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+REPRODUCTIONS = Path(__file__).resolve().parents[1] / "reproductions"
+NAMES = sorted(p.stem for p in REPRODUCTIONS.glob("*.py") if p.stem.startswith(("fig", "reference")))
+
+pytestmark = pytest.mark.slow
+
+
+def run(name, out):
+    sys.path.insert(0, str(REPRODUCTIONS))
+    spec = importlib.util.spec_from_file_location(name, REPRODUCTIONS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--quick", "--out", str(out)]) == 0
+    png = out / f"{name}.png"
+    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20000
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("final_rms_error", "final_max_error", "wall_time_s"):
+        assert isinstance(metrics[key], float) and math.isfinite(metrics[key]), (key, metrics[key])
+    assert metrics["quick"] is True and isinstance(metrics["stages"], list)
+    return metrics
+
+
+def test_every_figure_has_a_script():
+    expected = {"fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig15", "fig16", "reference"}
+    assert {n.split("_")[0] for n in NAMES} == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_quick_run(name, tmp_path):
+    metrics = run(name, tmp_path)
+    accepted = [s for s in metrics["stages"] if s["accepted"]]
+    # Multi-stage scripts: every accepted later stage lowers the evaluation error.
+    for earlier, later in zip(accepted, accepted[1:]):
+        assert later["rms_error"] < earlier["rms_error"], (earlier["rms_error"], later["rms_error"])
+    for stage in accepted[1:]:
+        assert stage["epsilon"] > 0 and stage["dominant_frequency"][0] >= 0 and stage["iterations"] > 0
+    if name.startswith("fig01"):
+        # Float32 two-stage result beats the single network even in quick mode (tolerance: 10x).
+        assert metrics["final_rms_error"] * 10 < metrics["single_adam_rms_error"]
+    if name.startswith("fig04"):
+        # The overfitting side: the largest kappa_hat validates worse than the best one.
+        sweep = metrics["sweep"]
+        assert sweep[-1]["validation_rms"] > metrics["final_rms_error"]
+    if name.startswith("fig16"):
+        raw = {r["magnitude"]: r["raw"] for r in metrics["sweep"]}
+        normalised = {r["magnitude"]: r["normalised"] for r in metrics["sweep"]}
+        assert raw[1000.0] > normalised[1000.0]
+    if name.startswith("reference"):
+        runs = metrics["runs"]
+        assert math.isfinite(runs["hand-set"]["rms_error"]) and math.isfinite(runs["automatic"]["rms_error"])
