@@ -7,6 +7,8 @@ Public names::
     history = reg.fit(x, y, num_stages=4)
 """
 
+from msnn_tf.derivatives import Partials, partial_derivatives
+from msnn_tf import pinn
 from msnn_tf.layers import InputScaling, ScaledFirstLayer
 from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import AdamResults, LbfgsResults, adam_minimize, lbfgs_minimize
@@ -32,6 +34,7 @@ __all__ = [
     "InputScaling",
     "LbfgsResults",
     "MultiStageRegressor",
+    "Partials",
     "ScaledFirstLayer",
     "StageReport",
     "StagedModel",
@@ -46,6 +49,7 @@ __all__ = [
     "lbfgs_minimize",
     "min_points_for_frequency",
     "mse_objective",
+    "partial_derivatives",
     "rms",
     "sample_spectrum_frequencies",
 ]
