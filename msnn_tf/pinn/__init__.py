@@ -1,10 +1,26 @@
 """Physics-informed multi-stage networks (paper, section 3): problem pieces.
 
-So far: domains and their collocation samplers. The conditions, losses, automatic stage settings
-and the ``MultiStagePINN`` trainer (Algorithm 4) build on these and on
-:func:`msnn_tf.partial_derivatives`.
+Domains with collocation samplers, conditions, the :class:`Problem` (a residual written with
+derivatives from :func:`msnn_tf.partial_derivatives`) and the losses of eqs. (3.1) and (3.38).
+The ``MultiStagePINN`` trainer (Algorithm 4) builds on these.
 """
 
 from msnn_tf.pinn.domains import SAMPLERS, Box, Interval, Rectangle, SpaceTimeBox
+from msnn_tf.pinn.losses import data_loss, equation_loss, gradient_loss, pinn_loss
+from msnn_tf.pinn.problem import DirichletBoundary, InitialCondition, PointValues, Problem
 
-__all__ = ["Box", "Interval", "Rectangle", "SAMPLERS", "SpaceTimeBox"]
+__all__ = [
+    "Box",
+    "DirichletBoundary",
+    "InitialCondition",
+    "Interval",
+    "PointValues",
+    "Problem",
+    "Rectangle",
+    "SAMPLERS",
+    "SpaceTimeBox",
+    "data_loss",
+    "equation_loss",
+    "gradient_loss",
+    "pinn_loss",
+]
