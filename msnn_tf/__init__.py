@@ -11,6 +11,7 @@ from msnn_tf.derivatives import Partials, partial_derivatives
 from msnn_tf import pinn
 from msnn_tf.layers import InputScaling, ScaledFirstLayer
 from msnn_tf.networks import build_stage_network
+from msnn_tf.pinn.trainer import MultiStagePINN
 from msnn_tf.optimizers import AdamResults, LbfgsResults, adam_minimize, lbfgs_minimize
 from msnn_tf.regression import MultiStageRegressor, boundary_weights, mse_objective
 from msnn_tf.reporting import StageReport, TrainingHistory
@@ -33,6 +34,7 @@ __all__ = [
     "DataDensityWarning",
     "InputScaling",
     "LbfgsResults",
+    "MultiStagePINN",
     "MultiStageRegressor",
     "Partials",
     "ScaledFirstLayer",

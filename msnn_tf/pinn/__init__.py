@@ -2,18 +2,22 @@
 
 Domains with collocation samplers, conditions, the :class:`Problem` (a residual written with
 derivatives from :func:`msnn_tf.partial_derivatives`) and the losses of eqs. (3.1) and (3.38).
-The ``MultiStagePINN`` trainer (Algorithm 4) builds on these.
+The :class:`MultiStagePINN` trainer (Algorithm 4) builds on these.
 """
 
 from msnn_tf.pinn.domains import SAMPLERS, Box, Interval, Rectangle, SpaceTimeBox
 from msnn_tf.pinn.losses import data_loss, equation_loss, gradient_loss, pinn_loss
 from msnn_tf.pinn.problem import DirichletBoundary, InitialCondition, PointValues, Problem
+from msnn_tf.pinn.trainer import MultiStagePINN, PINNHistory, PINNStageReport
 
 __all__ = [
     "Box",
     "DirichletBoundary",
     "InitialCondition",
     "Interval",
+    "MultiStagePINN",
+    "PINNHistory",
+    "PINNStageReport",
     "PointValues",
     "Problem",
     "Rectangle",

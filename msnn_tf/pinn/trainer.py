@@ -1,0 +1,487 @@
+"""MultiStagePINN: multi-stage physics-informed training (paper, Algorithm 4, section 3.4).
+
+Stage 0 trains a tanh network on the loss of eq. (3.1) (or eq. 3.38 with ``gradient_enhanced``).
+Every later stage ``k`` reads the equation residual ``r_k`` of the current model on a uniform grid,
+takes its RMS ``eps_r`` and per-axis dominant frequencies ``f_i`` (eqs. 3.16, 3.18), obtains
+``beta_m = dr/du^(m)`` by differentiating the residual with respect to its highest-order derivatives
+at the current solution, sets the magnitude ``eps_k = eps_r / sum_m RMS(beta_m) prod_i (2 pi f_i)^m_i``
+(eq. 3.19), the equation weight ``gamma = eps_k^2 / (eps_k^2 + eps_r^2)`` (eq. 3.32 with ``L_d ~ eps_k^2``
+and ``L_e ~ eps_r^2``) and, for gPINN, ``gamma_g = ||r||^2 / ||grad r||^2`` (eq. 3.40); it then trains
+``u_k^(c) = u_{k-1}^(c) + eps_k u_k(x, kappa_k)`` (eqs. 3.41-3.42) with every earlier stage frozen.
+
+Frozen stages do not change within a stage, so their values and derivatives at the collocation and
+condition points are computed once per stage: the cost of a step does not grow with the stage index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from msnn_tf import spectral
+from msnn_tf.derivatives import Partials, partial_derivatives
+from msnn_tf.networks import build_stage_network
+from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
+from msnn_tf.pinn.problem import Problem
+from msnn_tf.reporting import ProgressPrinter
+from msnn_tf.staged_model import StagedModel
+from msnn_tf.validation import as_float64_matrix, positive_int
+
+__all__ = ["MultiStagePINN", "PINNHistory", "PINNStageReport"]
+
+
+def _per_stage(name, value, stage):
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"`{name}` must not be an empty sequence")
+        return value[min(stage, len(value) - 1)]
+    return value
+
+
+def _requests(indices):
+    """Multi-indices (order per axis) as derivative requests for :func:`partial_derivatives`."""
+    return [dict(enumerate(index)) for index in indices]
+
+
+@dataclasses.dataclass(frozen=True)
+class PINNStageReport:
+    """What one PINN stage did (immutable).
+
+    Attributes:
+        stage: Stage index (0 is the first network).
+        epsilon: Magnitude prefactor ``eps_k`` (eq. 3.19; 1 for stage 0, or hand-set).
+        residual_rms: RMS of the equation residual the stage started from (``eps_r``).
+        dominant_frequency: ``f_d`` of that residual per input axis (cycles per unit of the input).
+        beta_rms: RMS of ``beta_m`` per highest-order derivative (eq. 3.14).
+        kappa: Scale factor of the first layer; ``kappa_hat`` its modified value (eq. 2.8) or, for a
+            spectrum-initialised layer, the RMS initial angular frequency.
+        kappa_hat: See ``kappa``.
+        gamma: Equation weight of eq. (3.1) (raw-loss convention).
+        gamma_g: Gradient-loss weight of eq. (3.38) (0 without gPINN).
+        num_collocation: Collocation points of the stage.
+        adam_steps: Adam steps taken; ``lbfgs_iterations`` L-BFGS iterations taken.
+        lbfgs_iterations: See ``adam_steps``.
+        losses: Normalised stage loss at the recorded iterations; ``loss_iterations`` those iterations.
+        loss_iterations: See ``losses``.
+        data_loss: ``L_d`` at the end of the stage; ``equation_loss`` ``L_e`` (raw, eq. 3.2).
+        equation_loss: See ``data_loss``.
+        residual_rms_after: RMS of the residual after the stage (uniform grid).
+        estimated_error: The error estimate of eq. (3.19) from that residual.
+        true_rms: RMS error against the exact solution after the stage (``None`` without one);
+            ``true_max`` the max-abs error.
+        true_max: See ``true_rms``.
+        wall_time: Seconds spent on the stage.
+        accepted: ``False`` when the stage was discarded (non-finite loss).
+        message: What happened.
+    """
+
+    stage: int
+    epsilon: float
+    residual_rms: float
+    dominant_frequency: tuple[float, ...]
+    beta_rms: tuple[float, ...]
+    kappa: float
+    kappa_hat: float
+    gamma: float
+    gamma_g: float
+    num_collocation: int
+    adam_steps: int
+    lbfgs_iterations: int
+    losses: np.ndarray
+    loss_iterations: np.ndarray
+    data_loss: float
+    equation_loss: float
+    residual_rms_after: float
+    estimated_error: float
+    true_rms: float | None
+    true_max: float | None
+    wall_time: float
+    accepted: bool
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for key, value in dataclasses.asdict(self).items():
+            out[key] = value.tolist() if isinstance(value, np.ndarray) else value
+        return out
+
+
+@dataclasses.dataclass
+class PINNHistory:
+    """Reports of every stage, total wall time and how training ended."""
+
+    stages: list = dataclasses.field(default_factory=list)
+    wall_time: float = 0.0
+    message: str = ""
+
+    def table(self) -> str:
+        header = (f"{'stage':>5} {'epsilon':>10} {'resid RMS':>10} {'f_d':>14} {'gamma':>9} {'gamma_g':>9} "
+                  f"{'points':>6} {'iters':>6} {'resid after':>11} {'est. error':>10} {'true RMS':>10} {'time s':>7}  status")
+        lines = [header, "-" * len(header)]
+        for r in self.stages:
+            fd = ",".join(f"{f:.2f}" for f in r.dominant_frequency)
+            true = f"{r.true_rms:10.3e}" if r.true_rms is not None else f"{'-':>10}"
+            lines.append(f"{r.stage:>5} {r.epsilon:10.3e} {r.residual_rms:10.3e} {fd:>14} {r.gamma:9.2e} {r.gamma_g:9.2e} "
+                         f"{r.num_collocation:>6} {r.adam_steps + r.lbfgs_iterations:>6} {r.residual_rms_after:11.3e} "
+                         f"{r.estimated_error:10.3e} {true} {r.wall_time:7.1f}  {'ok' if r.accepted else 'discarded'}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stages": [s.to_dict() for s in self.stages], "wall_time": self.wall_time, "message": self.message}
+
+
+class MultiStagePINN:
+    """Multi-stage PINN solver with automatic stage settings (Algorithm 4).
+
+    Settings that may differ per stage (``width``, ``adam_steps``, ``lbfgs_iterations``,
+    ``learning_rate``, ``num_collocation``, ``epsilon``, ``gamma``, ``gamma_g``) take a scalar or a
+    sequence indexed by stage (its last entry repeats).
+
+    Args:
+        problem: The :class:`~msnn_tf.pinn.Problem`.
+        width: Units per hidden layer.
+        depth: Hidden layers per stage network.
+        num_collocation: Collocation points (Latin hypercube, plus the box corners in 1-D) of a stage;
+            later stages take at least ``points_safety * 6 pi f_d`` points per scaled axis (eq. 2.10),
+            capped by ``max_collocation``.
+        adam_steps: Adam steps per stage.
+        learning_rate: Adam's initial learning rate; ``decay_rate`` per ``decay_steps`` steps.
+        decay_rate: See ``learning_rate``.
+        decay_steps: See ``learning_rate``.
+        lbfgs_iterations: L-BFGS iterations per stage (0 skips L-BFGS, e.g. for a last stage).
+        gradient_enhanced: Add the gPINN gradient loss of eq. (3.38).
+        epsilon: ``"auto"`` (eq. 3.19) or hand-set prefactors for stages >= 1.
+        gamma: ``"auto"`` (eq. 3.32) or hand-set equation weights.
+        gamma_g: ``"auto"`` (eq. 3.40) or hand-set gradient-loss weights (gPINN only).
+        first_layer_init: ``"spectrum"`` (frequencies drawn from the residual's spectrum, kappa = 1)
+            or ``"xavier"`` (eq. 2.9 with ``kappa_factor``).
+        kappa_factor: ``kappa_hat / (pi f_d)`` with ``"xavier"``.
+        points_safety: Safety factor of eq. (2.10) for the collocation points.
+        max_collocation: Cap on collocation points per stage.
+        grid_points: Points per axis of the uniform grid on which residuals are analysed.
+        seed: Seed of stage ``k``'s initialisers and samplers is ``seed + 1000 k``.
+        jit_compile: Compile the optimizers with XLA.
+        verbose: 0 silent, 1 progress lines and a table.
+    """
+
+    def __init__(self, problem: Problem, width=20, depth: int = 3, num_collocation=256, adam_steps=(3000, 3000),
+                 learning_rate=2e-3, decay_rate: float = 0.5, decay_steps: float = 1000.0, lbfgs_iterations=(5000, 5000),
+                 gradient_enhanced: bool = False, epsilon="auto", gamma="auto", gamma_g="auto",
+                 first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
+                 max_collocation: int = 20000, grid_points: int | None = None, seed: int = 0, jit_compile: bool = True,
+                 verbose: int = 1):
+        if not isinstance(problem, Problem):
+            raise ValueError(f"`problem` must be a msnn.pinn.Problem, got {type(problem).__name__}")
+        if first_layer_init not in ("spectrum", "xavier"):
+            raise ValueError(f"`first_layer_init` must be 'spectrum' or 'xavier', got {first_layer_init!r}")
+        if verbose not in (0, 1):
+            raise ValueError(f"`verbose` must be 0 or 1, got {verbose!r}")
+        for name, value in (("epsilon", epsilon), ("gamma", gamma), ("gamma_g", gamma_g)):
+            for v in (value if isinstance(value, (list, tuple)) else [value]):
+                if v != "auto" and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                    raise ValueError(f"`{name}` must be 'auto' or positive numbers, got {value!r}")
+        for v in (gamma if isinstance(gamma, (list, tuple)) else [gamma]):
+            if v != "auto" and not v < 1:
+                raise ValueError(f"`gamma` must be in (0, 1), got {gamma!r}")
+        self.problem = problem
+        self.width = width
+        self.depth = positive_int("depth", depth)
+        self.num_collocation = num_collocation
+        self.adam_steps = adam_steps
+        self.learning_rate = learning_rate
+        self.decay_rate = float(decay_rate)
+        self.decay_steps = float(decay_steps)
+        self.lbfgs_iterations = lbfgs_iterations
+        self.gradient_enhanced = bool(gradient_enhanced)
+        self.epsilon = epsilon
+        self.gamma = gamma
+        self.gamma_g = gamma_g
+        self.first_layer_init = first_layer_init
+        self.kappa_factor = float(kappa_factor)
+        self.points_safety = float(points_safety)
+        self.max_collocation = positive_int("max_collocation", max_collocation)
+        d = problem.domain.dim
+        self.grid_points = positive_int("grid_points", grid_points or (2001 if d == 1 else (161 if d == 2 else 31)))
+        self.seed = int(seed)
+        self.jit_compile = bool(jit_compile)
+        self.verbose = verbose
+        domain = problem.domain
+        self.model = StagedModel(d, lower=domain.lower.tolist(), upper=domain.upper.tolist(), output_dim=problem.output_dim)
+        self.history = PINNHistory()
+        self._grid = self._uniform_grid(self.grid_points)
+        self._eval_grid = self._uniform_grid(8000 if d == 1 else (201 if d == 2 else 41))
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, num_stages: int = 3) -> PINNHistory:
+        """Trains up to ``num_stages`` stages; returns (and keeps) the :class:`PINNHistory`."""
+        num_stages = positive_int("num_stages", num_stages)
+        printer = ProgressPrinter(self.verbose)
+        start = time.perf_counter()
+        self.problem.check(lambda x: tf.zeros((tf.shape(x)[0], self.problem.output_dim), tf.float64))
+        printer(f"MultiStagePINN: {num_stages} stage(s), d={self.problem.domain.dim}, "
+                f"{'gPINN' if self.gradient_enhanced else 'PINN'}")
+        for _ in range(num_stages):
+            stage = self.model.num_stages
+            report = self._fit_stage(stage, printer)
+            self.history.stages.append(report)
+            if not report.accepted:
+                printer(f"stage {stage} discarded: {report.message}")
+                self.history.message = f"stopped at stage {stage}: {report.message}"
+                break
+            printer(f"stage {stage} done: residual RMS {report.residual_rms_after:.3e}, estimated error "
+                    f"{report.estimated_error:.3e}" + (f", true RMS error {report.true_rms:.3e}" if report.true_rms is not None else "")
+                    + f" ({report.wall_time:.1f} s)")
+        else:
+            self.history.message = f"trained {num_stages} stage(s)"
+        self.history.wall_time += time.perf_counter() - start
+        printer(self.history.table())
+        return self.history
+
+    def predict(self, x, num_stages: int | None = None) -> np.ndarray:
+        """The solution at ``x`` (first ``num_stages`` stages), float64 ``(N, m)``."""
+        if self.model.num_stages == 0:
+            raise ValueError("the solver has no trained stage: call `fit` first")
+        x = as_float64_matrix("x", x, columns=self.problem.domain.dim)
+        return self.model.predict(x, num_stages=num_stages)
+
+    def residual(self, x, num_stages: int | None = None) -> np.ndarray:
+        """The equation residual of the current model at ``x``, ``(N, k)``."""
+        x = tf.constant(as_float64_matrix("x", x, columns=self.problem.domain.dim))
+        partials = self._model_partials(x, self._residual_keys(), num_stages)
+        return self.problem.residual_values(x, partials).numpy()
+
+    # ------------------------------------------------------------------ internals
+    def _uniform_grid(self, per_axis: int) -> np.ndarray:
+        domain = self.problem.domain
+        axes = [np.linspace(lo, hi, per_axis) for lo, hi in zip(domain.lower, domain.upper)]
+        return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, domain.dim)
+
+    def _residual_keys(self, plus_one: bool = False):
+        keys = {tuple(0 for _ in range(self.problem.domain.dim))} | set(self.problem.orders)
+        if plus_one:
+            for index in list(keys):
+                for axis in range(len(index)):
+                    keys.add(tuple(o + (1 if a == axis else 0) for a, o in enumerate(index)))
+        return sorted(keys)
+
+    def _stage_function(self, network, scale_inputs=True):
+        scaling = self.model.input_scaling
+        return lambda x: network(scaling(x))
+
+    def _model_partials(self, x, keys, num_stages=None) -> Partials:
+        """Partials of ``sum_j eps_j u_j`` (first ``num_stages`` stages) at ``x`` for ``keys``."""
+        count = self.model.num_stages if num_stages is None else num_stages
+        total = None
+        for network, epsilon in zip(self.model.stage_networks[:count], self.model.epsilons[:count]):
+            partials = partial_derivatives(self._stage_function(network), x, _requests(keys)).scaled(tf.constant(epsilon, tf.float64))
+            total = partials if total is None else total + partials
+        if total is None:
+            zeros = tf.zeros((x.shape[0], self.problem.output_dim), tf.float64)
+            total = Partials({k: zeros for k in keys}, self.problem.domain.dim)
+        return Partials(total.values, self.problem.domain.dim, self.problem.domain.axis_names)
+
+    def _analyse(self, num_stages=None):
+        """Residual RMS, per-axis f_d (input units), beta RMS per top derivative, the eq. 3.19 estimate and gamma_g."""
+        x = tf.constant(self._grid)
+        keys = self._residual_keys(plus_one=True)
+        partials = self._model_partials(x, keys, num_stages)
+        problem = self.problem
+        top = max(sum(o) for o in problem.orders) if problem.orders else 0
+        top_keys = [o for o in problem.orders if sum(o) == top and top > 0]
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            for key in keys:
+                tape.watch(partials.values[key])
+            residual = problem.residual_values(x, partials)
+        r = residual.numpy()
+        value = r[:, 0] if r.shape[1] == 1 else np.sqrt(np.sum(r**2, axis=1))
+        eps_r = spectral.rms(r)
+        frequencies = spectral.dominant_frequencies(self._grid, value) if eps_r > 0 else np.zeros(problem.domain.dim)
+        span = problem.domain.upper - problem.domain.lower
+        frequencies = np.maximum(frequencies, 1.0 / span)  # at least one period over the domain
+        betas, denominator = [], 0.0
+        for key in top_keys:
+            beta = tape.gradient(residual, partials.values[key], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            beta_rms = spectral.rms(beta.numpy())
+            betas.append(beta_rms)
+            denominator += beta_rms * float(np.prod((2.0 * math.pi * frequencies) ** np.asarray(key)))
+        estimate = eps_r / denominator if denominator > 0 else eps_r
+        gradient = self._residual_gradient(tape, x, residual, partials).numpy()
+        del tape
+        gradient_rms = spectral.rms(np.sqrt(np.sum(gradient**2, axis=1)))
+        gamma_g = (eps_r / gradient_rms) ** 2 if gradient_rms > 0 else 1.0
+        return eps_r, frequencies, tuple(betas), estimate, gamma_g, value
+
+    def _residual_gradient(self, tape, x, residual, partials):
+        """``grad_x r`` by the chain rule through the derivatives the residual reads: ``(N, d)``."""
+        d = self.problem.domain.dim
+        explicit = tape.gradient(residual, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        columns = [explicit[:, i] for i in range(d)]
+        for key in self._residual_keys():
+            through = tape.gradient(residual, partials.values[key], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            for i in range(d):
+                higher = tuple(o + (1 if a == i else 0) for a, o in enumerate(key))
+                columns[i] = columns[i] + tf.reduce_sum(through * partials.values[higher], axis=1)
+        return tf.stack(columns, axis=1)
+
+    def _collocation(self, stage, frequencies):
+        domain = self.problem.domain
+        base = int(_per_stage("num_collocation", self.num_collocation, stage))
+        scaled = frequencies * (domain.upper - domain.lower) / 2.0
+        per_axis = [spectral.min_points_for_frequency(f, self.points_safety) for f in scaled]
+        wanted = min(self.max_collocation, max(base, int(np.prod(per_axis))))
+        points = domain.sample(wanted, "latin_hypercube", seed=self.seed + 1000 * stage)
+        if domain.dim == 1:
+            points = np.concatenate([points, domain.lower[None, :], domain.upper[None, :]])
+        return points
+
+    def _fit_stage(self, stage: int, printer: ProgressPrinter) -> PINNStageReport:
+        stage_start = time.perf_counter()
+        problem = self.problem
+        d = problem.domain.dim
+        width = int(_per_stage("width", self.width, stage))
+        adam_steps = int(_per_stage("adam_steps", self.adam_steps, stage))
+        lbfgs_iterations = int(_per_stage("lbfgs_iterations", self.lbfgs_iterations, stage))
+        learning_rate = float(_per_stage("learning_rate", self.learning_rate, stage))
+        eps_r, frequencies, betas, estimate, gamma_g, residual_values = self._analyse()
+        first_layer_frequencies = None
+        if stage == 0:
+            epsilon, activation, kappa = 1.0, "tanh", 1.0
+            data_scale = 1.0
+        else:
+            hand = _per_stage("epsilon", self.epsilon, stage - 1)
+            epsilon = estimate if hand == "auto" else float(hand)
+            activation = "sin"
+            data_scale = epsilon
+            scaled_frequencies = frequencies * (problem.domain.upper - problem.domain.lower) / 2.0
+            if self.first_layer_init == "spectrum":
+                kappa = 1.0
+                h = self.model.scale_inputs(self._grid).numpy()
+                per_axis = self.grid_points
+                first_layer_frequencies = spectral.sample_spectrum_frequencies(
+                    h, residual_values, width, seed=self.seed + 1000 * stage, max_frequency=per_axis / (6.0 * math.pi))
+            else:
+                kappa = spectral.kappa_for_frequency(float(np.max(scaled_frequencies)), fan_in=d, units=width,
+                                                     factor=self.kappa_factor)
+        hand_gamma = _per_stage("gamma", self.gamma, stage)
+        gamma = (data_scale**2 / (data_scale**2 + eps_r**2)) if hand_gamma == "auto" else float(hand_gamma)
+        hand_gamma_g = _per_stage("gamma_g", self.gamma_g, stage)
+        gamma_g = 0.0 if not self.gradient_enhanced else (gamma_g if hand_gamma_g == "auto" else float(hand_gamma_g))
+
+        network = build_stage_network(d, width=width, depth=self.depth, kappa=kappa, first_activation=activation,
+                                      bias_initializer="zeros" if activation == "tanh" else "phase",
+                                      seed=self.seed + 1000 * stage, name=f"stage_{stage}",
+                                      first_layer_frequencies=first_layer_frequencies, output_dim=problem.output_dim)
+        kappa_hat = (network.layers[0].kappa_hat if first_layer_frequencies is None else
+                     float(2.0 * math.pi * np.sqrt(np.mean(np.sum(first_layer_frequencies**2, axis=1)))))
+        x_c_np = self._collocation(stage, frequencies)
+        x_d_np, y_d_np = problem.condition_data(seed=self.seed + 1000 * stage)
+        printer(f"stage {stage}: epsilon {epsilon:.3e}, residual RMS {eps_r:.3e}, f_d {np.array2string(frequencies, precision=2)}, "
+                f"gamma {gamma:.2e}, gamma_g {gamma_g:.2e}, kappa_hat {kappa_hat:.2f} ({activation}), "
+                f"{x_c_np.shape[0]} collocation points")
+
+        x_c, x_d, y_d = tf.constant(x_c_np), tf.constant(x_d_np), tf.constant(y_d_np)
+        keys = self._residual_keys(plus_one=self.gradient_enhanced)
+        frozen = self._model_partials(x_c, keys)  # computed once per stage (item 7)
+        frozen_values = {k: tf.constant(v.numpy()) for k, v in frozen.values.items()}
+        frozen_data = tf.constant(self.model.predict(x_d_np) if self.model.num_stages else np.zeros_like(y_d_np))
+        # Loss normalisation: both terms are O(1) at the stage start (eq. 3.32 balance, see module doc).
+        loss_scale = (1.0 - gamma) * data_scale**2 + gamma * eps_r**2
+        loss_scale = loss_scale if loss_scale > 0 else 1.0
+        value_and_gradients, flat, parts = self._objective(network, x_c, x_d, y_d, frozen_values, frozen_data, keys,
+                                                           epsilon, gamma, gamma_g, loss_scale)
+        callback = printer.optimizer_callback(stage, "adam", adam_steps) if self.verbose else None
+        adam = adam_minimize(value_and_gradients, flat.pack(), adam_steps, learning_rate=learning_rate,
+                             decay_rate=self.decay_rate, decay_steps=self.decay_steps, jit_compile=self.jit_compile,
+                             callback=callback)
+        failure = adam.message if adam.failed else None
+        position = adam.position
+        losses = [adam.losses]
+        iterations = [np.arange(1, adam.num_steps + 1)]
+        lbfgs = None
+        if failure is None and lbfgs_iterations > 0:
+            lbfgs = lbfgs_minimize(value_and_gradients, adam.position, max_iterations=lbfgs_iterations,
+                                   jit_compile=self.jit_compile,
+                                   callback=printer.optimizer_callback(stage, "lbfgs", lbfgs_iterations) if self.verbose else None)
+            if lbfgs.failed:
+                failure = f"L-BFGS: {lbfgs.message}"
+            else:
+                position = lbfgs.position
+                losses.append(lbfgs.losses)
+                iterations.append(adam.num_steps + lbfgs.iterations)
+        flat.assign(position)
+        data_loss, equation_loss = (float(v) for v in parts(flat.pack()))
+        accepted = failure is None and math.isfinite(data_loss) and math.isfinite(equation_loss)
+        message = "ok" if accepted else f"non-finite loss, stage discarded, earlier stages kept ({failure})"
+        if accepted:
+            self.model.add_stage(network, epsilon)
+            after_r, _, _, after_estimate, _, _ = self._analyse()
+        else:
+            after_r, after_estimate = eps_r, estimate
+        true_rms = true_max = None
+        if problem.exact is not None and self.model.num_stages:
+            exact = np.asarray(problem.exact(self._eval_grid), dtype=np.float64).reshape(-1, problem.output_dim)
+            error = exact - self.model.predict(self._eval_grid)
+            true_rms, true_max = spectral.rms(error), float(np.max(np.abs(error)))
+        return PINNStageReport(
+            stage=stage, epsilon=float(epsilon), residual_rms=float(eps_r),
+            dominant_frequency=tuple(float(f) for f in frequencies), beta_rms=betas, kappa=float(kappa),
+            kappa_hat=float(kappa_hat), gamma=float(gamma), gamma_g=float(gamma_g), num_collocation=int(x_c_np.shape[0]),
+            adam_steps=adam.num_steps, lbfgs_iterations=0 if lbfgs is None else lbfgs.num_iterations,
+            losses=np.concatenate(losses), loss_iterations=np.concatenate(iterations).astype(float),
+            data_loss=data_loss, equation_loss=equation_loss, residual_rms_after=float(after_r),
+            estimated_error=float(after_estimate), true_rms=true_rms, true_max=true_max,
+            wall_time=time.perf_counter() - stage_start, accepted=accepted, message=message)
+
+    def _objective(self, network, x_c, x_d, y_d, frozen, frozen_data, keys, epsilon, gamma, gamma_g, loss_scale):
+        """``(value_and_gradients, flat, parts)`` of the stage loss over the new network's flat weights."""
+        problem = self.problem
+        flat = FlatParameters(network.trainable_variables)
+        non_trainable = [tf.convert_to_tensor(v) for v in network.non_trainable_variables]
+        scaling = self.model.input_scaling
+        eps = tf.constant(epsilon, tf.float64)
+        d = problem.domain.dim
+        names = problem.domain.axis_names
+        residual_keys = self._residual_keys()
+
+        def losses(position):
+            def u_new(x):
+                output, _ = network.stateless_call(flat.unpack(position), non_trainable, scaling(x))
+                return output
+
+            new = partial_derivatives(u_new, x_c, _requests(keys))
+            values = {k: frozen[k] + eps * new.values[k] for k in keys}
+            partials = Partials(values, d, names)
+            if gamma_g > 0:
+                with tf.GradientTape(persistent=True) as tape:
+                    tape.watch(x_c)
+                    for key in residual_keys:
+                        tape.watch(values[key])
+                    residual = problem.residual_values(x_c, partials)
+                gradient = self._residual_gradient(tape, x_c, residual, partials)
+                gradient_loss = tf.reduce_mean(tf.reduce_sum(tf.square(gradient), axis=1))
+            else:
+                residual = problem.residual_values(x_c, partials)
+                gradient_loss = tf.constant(0.0, tf.float64)
+            u_data = frozen_data + eps * u_new(x_d)
+            data_loss = tf.reduce_mean(tf.square(u_data - y_d))
+            equation_loss = tf.reduce_mean(tf.square(residual))
+            return data_loss, equation_loss, gradient_loss
+
+        def value_and_gradients(position):
+            with tf.GradientTape() as tape:
+                tape.watch(position)
+                data_loss, equation_loss, gradient_loss = losses(position)
+                loss = ((1.0 - gamma) * data_loss + gamma * (equation_loss + gamma_g * gradient_loss)) / loss_scale
+            return loss, tape.gradient(loss, position)
+
+        def parts(position):
+            data_loss, equation_loss, _ = losses(position)
+            return data_loss, equation_loss
+
+        return value_and_gradients, flat, parts

@@ -1,0 +1,89 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import msnn_tf as msnn
+from msnn_tf import pinn
+
+
+def ode_problem():
+    """Eq. (3.3): u' = u + x on [-1, 1], u(0) = 0, exact e^x - x - 1."""
+    return pinn.Problem(domain=pinn.Interval(-1.0, 1.0), residual=lambda x, u, d: d["x"] - (u + x), derivatives=["x"],
+                        conditions=[pinn.PointValues([[0.0]], [[0.0]])], exact=lambda x: np.exp(x) - x - 1.0)
+
+
+@pytest.fixture(scope="module")
+def solved():
+    solver = msnn.MultiStagePINN(ode_problem(), adam_steps=500, lbfgs_iterations=500, verbose=0, seed=0)
+    history = solver.fit(num_stages=2)
+    return solver, history
+
+
+def test_second_stage_cuts_the_true_error_by_1e3(solved):
+    _, history = solved
+    first, second = history.stages
+    assert first.accepted and second.accepted
+    assert second.true_rms < first.true_rms / 1e3, (first.true_rms, second.true_rms)
+
+
+def test_epsilon_follows_eq_3_9_and_estimates_the_error(solved):
+    solver, history = solved
+    first, second = history.stages
+    # Eq. (3.9) for u' = u + x (m = 1, beta_1 = 1): eps_1 = eps_r / (2 pi f_d) (tolerance 1e-12 relative).
+    assert second.epsilon == pytest.approx(second.residual_rms / (2 * math.pi * second.dominant_frequency[0]), rel=1e-12)
+    assert second.beta_rms == pytest.approx((1.0,), rel=1e-12)
+    # The estimate is the magnitude of the true error of stage 0 (paper: within the same order; here 3x).
+    assert first.true_rms / 3 < second.epsilon < 3 * first.true_rms, (second.epsilon, first.true_rms)
+    # Eq. (3.32) with L_d ~ eps^2 and L_e ~ eps_r^2.
+    assert second.gamma == pytest.approx(second.epsilon**2 / (second.epsilon**2 + second.residual_rms**2), rel=1e-12)
+
+
+def test_predict_residual_and_round_trips(solved, tmp_path):
+    solver, history = solved
+    x = np.linspace(-1, 1, 101)[:, None]
+    error = solver.predict(x) - (np.exp(x) - x - 1.0)
+    assert np.sqrt(np.mean(error**2)) < 10 * history.stages[-1].true_rms
+    residual = solver.residual(x)
+    assert residual.shape == (101, 1) and np.sqrt(np.mean(residual**2)) < 10 * history.stages[-1].residual_rms_after
+    solver.model.save(tmp_path / "pinn.keras")
+    loaded = keras.saving.load_model(tmp_path / "pinn.keras")
+    np.testing.assert_array_equal(loaded.predict(x), solver.predict(x))
+    table = history.table()
+    assert "est. error" in table and len(table.splitlines()) == 4
+    assert history.to_dict()["stages"][1]["epsilon"] == history.stages[1].epsilon
+
+
+def test_gradient_enhanced_loss_runs_and_sets_gamma_g():
+    solver = msnn.MultiStagePINN(ode_problem(), adam_steps=100, lbfgs_iterations=0, gradient_enhanced=True, verbose=0)
+    history = solver.fit(num_stages=1)
+    report = history.stages[0]
+    # Eq. (3.40) at the start: r = -x for u = 0, so gamma_g = ||x||^2 / ||1||^2 = mean(x^2) = 1/3 on [-1, 1].
+    assert report.gamma_g == pytest.approx(1.0 / 3.0, rel=2e-3)
+    assert report.accepted and math.isfinite(report.equation_loss)
+
+
+def test_hand_set_epsilon_and_gamma_are_used():
+    solver = msnn.MultiStagePINN(ode_problem(), adam_steps=50, lbfgs_iterations=0, epsilon=[1e-3], gamma=0.3, verbose=0)
+    history = solver.fit(num_stages=2)
+    assert history.stages[1].epsilon == 1e-3 and history.stages[1].gamma == 0.3 and history.stages[0].gamma == 0.3
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(epsilon=-1.0), "epsilon"), (dict(gamma=1.5), "gamma"), (dict(first_layer_init="he"), "first_layer_init"),
+    (dict(verbose=3), "verbose"), (dict(depth=0), "depth"),
+])
+def test_bad_settings(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        msnn.MultiStagePINN(ode_problem(), **kwargs)
+
+
+def test_bad_problem_and_residual():
+    with pytest.raises(ValueError, match="Problem"):
+        msnn.MultiStagePINN("u' = u")
+    broken = pinn.Problem(pinn.Interval(0.0, 1.0), lambda x, u, d: tf.concat([d["x"]] * 2, axis=0), ["x"],
+                          [pinn.PointValues([[0.0]], [[0.0]])])
+    with pytest.raises(ValueError, match="residual must return shape"):
+        msnn.MultiStagePINN(broken, verbose=0).fit(num_stages=1)
