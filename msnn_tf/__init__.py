@@ -8,7 +8,7 @@ Public names::
 """
 
 from msnn_tf.derivatives import Partials, partial_derivatives
-from msnn_tf import pinn
+from msnn_tf import pinn  # noqa: F401  (msnn.pinn: the PINN problem pieces)
 from msnn_tf.layers import InputScaling, ScaledFirstLayer
 from msnn_tf.networks import build_stage_network
 from msnn_tf.pinn.trainer import MultiStagePINN

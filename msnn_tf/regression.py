@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Callable, Sequence
+from typing import Sequence
 
 import keras
 import numpy as np

@@ -58,7 +58,6 @@ def main(argv=None) -> int:
 
     plt = common.pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.6))
-    single = runs["single, Adam"][0]
     u0 = two.predict(x_eval, num_stages=1).astype(np.float64)
     ax = axes[0]
     ax.plot(x_eval[:, 0], y_eval[:, 0], "b-", lw=2, label="target (2.2)")

@@ -34,7 +34,7 @@ def run(name, out):
 
 def test_every_figure_has_a_script():
     expected = {"fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig15", "fig16", "reference"}
-    assert {n.split("_")[0] for n in NAMES} == expected
+    assert expected <= {n.split("_")[0] for n in NAMES}
 
 
 @pytest.mark.parametrize("name", NAMES)

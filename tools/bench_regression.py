@@ -32,7 +32,6 @@ import numpy as np
 import tensorflow as tf
 
 import msnn_tf as msnn
-from msnn_tf.optimizers import FlatParameters
 from msnn_tf.regression import mse_objective
 
 THRESHOLDS = (1e-6, 1e-9, 1e-12)

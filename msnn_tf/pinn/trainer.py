@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -58,6 +58,8 @@ class PINNStageReport:
         residual_rms: RMS of the equation residual the stage started from (``eps_r``).
         dominant_frequency: ``f_d`` of that residual per input axis (cycles per unit of the input).
         beta_rms: RMS of ``beta_m`` per highest-order derivative (eq. 3.14).
+        condition_rms: RMS mismatch of the conditions at the stage start (NaN for stage 0); the
+            automatic ``epsilon`` is the larger of eq. (3.19) and this.
         kappa: Scale factor of the first layer; ``kappa_hat`` its modified value (eq. 2.8) or, for a
             spectrum-initialised layer, the RMS initial angular frequency.
         kappa_hat: See ``kappa``.
@@ -85,6 +87,7 @@ class PINNStageReport:
     residual_rms: float
     dominant_frequency: tuple[float, ...]
     beta_rms: tuple[float, ...]
+    condition_rms: float
     kappa: float
     kappa_hat: float
     gamma: float
@@ -158,6 +161,8 @@ class MultiStagePINN:
         epsilon: ``"auto"`` (eq. 3.19) or hand-set prefactors for stages >= 1.
         gamma: ``"auto"`` (eq. 3.32) or hand-set equation weights.
         gamma_g: ``"auto"`` (eq. 3.40) or hand-set gradient-loss weights (gPINN only).
+        kappa: ``"auto"`` or hand-set scale factors ``kappa`` for stages >= 1 (Xavier-normal first
+            layers then, eq. 2.8).
         first_layer_init: ``"spectrum"`` (frequencies drawn from the residual's spectrum, kappa = 1)
             or ``"xavier"`` (eq. 2.9 with ``kappa_factor``).
         kappa_factor: ``kappa_hat / (pi f_d)`` with ``"xavier"``.
@@ -171,7 +176,7 @@ class MultiStagePINN:
 
     def __init__(self, problem: Problem, width=20, depth: int = 3, num_collocation=256, adam_steps=(3000, 3000),
                  learning_rate=2e-3, decay_rate: float = 0.5, decay_steps: float = 1000.0, lbfgs_iterations=(5000, 5000),
-                 gradient_enhanced: bool = False, epsilon="auto", gamma="auto", gamma_g="auto",
+                 gradient_enhanced: bool = False, epsilon="auto", gamma="auto", gamma_g="auto", kappa="auto",
                  first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
                  max_collocation: int = 20000, grid_points: int | None = None, seed: int = 0, jit_compile: bool = True,
                  verbose: int = 1):
@@ -181,7 +186,7 @@ class MultiStagePINN:
             raise ValueError(f"`first_layer_init` must be 'spectrum' or 'xavier', got {first_layer_init!r}")
         if verbose not in (0, 1):
             raise ValueError(f"`verbose` must be 0 or 1, got {verbose!r}")
-        for name, value in (("epsilon", epsilon), ("gamma", gamma), ("gamma_g", gamma_g)):
+        for name, value in (("epsilon", epsilon), ("gamma", gamma), ("gamma_g", gamma_g), ("kappa", kappa)):
             for v in (value if isinstance(value, (list, tuple)) else [value]):
                 if v != "auto" and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                     raise ValueError(f"`{name}` must be 'auto' or positive numbers, got {value!r}")
@@ -201,6 +206,7 @@ class MultiStagePINN:
         self.epsilon = epsilon
         self.gamma = gamma
         self.gamma_g = gamma_g
+        self.kappa = kappa
         self.first_layer_init = first_layer_init
         self.kappa_factor = float(kappa_factor)
         self.points_safety = float(points_safety)
@@ -311,11 +317,33 @@ class MultiStagePINN:
             betas.append(beta_rms)
             denominator += beta_rms * float(np.prod((2.0 * math.pi * frequencies) ** np.asarray(key)))
         estimate = eps_r / denominator if denominator > 0 else eps_r
+        # Eq. (3.19) divides the whole residual by its dominant frequency's factor; a residual with
+        # a broad spectrum also drives low-frequency error that this misses. Dividing every spectral
+        # component by its own factor sum_m RMS(beta_m) prod_i (2 pi f_i)^m_i (floored at 1, the scale of
+        # the lower-order terms of a normalised equation) estimates the error spectrum itself.
+        error_values = self._filtered_error(value, top_keys, betas)
+        estimate = max(estimate, spectral.rms(error_values))
         gradient = self._residual_gradient(tape, x, residual, partials).numpy()
         del tape
         gradient_rms = spectral.rms(np.sqrt(np.sum(gradient**2, axis=1)))
         gamma_g = (eps_r / gradient_rms) ** 2 if gradient_rms > 0 else 1.0
-        return eps_r, frequencies, tuple(betas), estimate, gamma_g, value
+        return eps_r, frequencies, tuple(betas), estimate, gamma_g, error_values
+
+    def _filtered_error(self, values, top_keys, betas) -> np.ndarray:
+        """The residual on the uniform grid with each Fourier component divided by its eq. (3.19) factor."""
+        domain = self.problem.domain
+        shape = (self.grid_points,) * domain.dim
+        grid = np.asarray(values, dtype=np.float64).reshape(shape)
+        spacings = (domain.upper - domain.lower) / (self.grid_points - 1)
+        spectrum = np.fft.fftn(grid)
+        axes = np.meshgrid(*[np.abs(np.fft.fftfreq(n, d=h)) for n, h in zip(shape, spacings)], indexing="ij")
+        factor = np.zeros(shape)
+        for key, beta in zip(top_keys, betas):
+            term = np.full(shape, beta)
+            for axis, order in enumerate(key):
+                term = term * (2.0 * math.pi * axes[axis]) ** order
+            factor = factor + term
+        return np.real(np.fft.ifftn(spectrum / np.maximum(factor, 1.0))).reshape(-1)
 
     def _residual_gradient(self, tape, x, residual, partials):
         """``grad_x r`` by the chain rule through the derivatives the residual reads: ``(N, d)``."""
@@ -342,6 +370,11 @@ class MultiStagePINN:
 
     def _fit_stage(self, stage: int, printer: ProgressPrinter) -> PINNStageReport:
         stage_start = time.perf_counter()
+        setup = self._prepare_stage(stage, printer)
+        return self._train_stage(stage, setup, printer, stage_start)
+
+    def _prepare_stage(self, stage: int, printer: ProgressPrinter | None = None) -> dict:
+        """Settings, network, collocation points and the compiled-ready objective of stage ``stage``."""
         problem = self.problem
         d = problem.domain.dim
         width = int(_per_stage("width", self.width, stage))
@@ -352,14 +385,22 @@ class MultiStagePINN:
         first_layer_frequencies = None
         if stage == 0:
             epsilon, activation, kappa = 1.0, "tanh", 1.0
+            condition_rms = float("nan")
             data_scale = 1.0
         else:
             hand = _per_stage("epsilon", self.epsilon, stage - 1)
-            epsilon = estimate if hand == "auto" else float(hand)
+            # Eq. (3.19) assumes the conditions are met; an error driven by the conditions (e.g. u(0)) has
+            # the size of their mismatch, which the residual does not show: take the larger of the two.
+            x_cond, y_cond = problem.condition_data(seed=self.seed)
+            condition_rms = spectral.rms(y_cond - self.model.predict(x_cond))
+            epsilon = max(estimate, condition_rms) if hand == "auto" else float(hand)
             activation = "sin"
             data_scale = epsilon
             scaled_frequencies = frequencies * (problem.domain.upper - problem.domain.lower) / 2.0
-            if self.first_layer_init == "spectrum":
+            hand_kappa = _per_stage("kappa", self.kappa, stage - 1)
+            if hand_kappa != "auto":
+                kappa = float(hand_kappa)
+            elif self.first_layer_init == "spectrum":
                 kappa = 1.0
                 h = self.model.scale_inputs(self._grid).numpy()
                 per_axis = self.grid_points
@@ -381,6 +422,7 @@ class MultiStagePINN:
                      float(2.0 * math.pi * np.sqrt(np.mean(np.sum(first_layer_frequencies**2, axis=1)))))
         x_c_np = self._collocation(stage, frequencies)
         x_d_np, y_d_np = problem.condition_data(seed=self.seed + 1000 * stage)
+        printer = printer or ProgressPrinter(0)
         printer(f"stage {stage}: epsilon {epsilon:.3e}, residual RMS {eps_r:.3e}, f_d {np.array2string(frequencies, precision=2)}, "
                 f"gamma {gamma:.2e}, gamma_g {gamma_g:.2e}, kappa_hat {kappa_hat:.2f} ({activation}), "
                 f"{x_c_np.shape[0]} collocation points")
@@ -395,6 +437,17 @@ class MultiStagePINN:
         loss_scale = loss_scale if loss_scale > 0 else 1.0
         value_and_gradients, flat, parts = self._objective(network, x_c, x_d, y_d, frozen_values, frozen_data, keys,
                                                            epsilon, gamma, gamma_g, loss_scale)
+        return dict(condition_rms=condition_rms, epsilon=epsilon, eps_r=eps_r, frequencies=frequencies, betas=betas, estimate=estimate, kappa=kappa,
+                    kappa_hat=kappa_hat, gamma=gamma, gamma_g=gamma_g, network=network, num_collocation=int(x_c_np.shape[0]),
+                    value_and_gradients=value_and_gradients, flat=flat, parts=parts, adam_steps=adam_steps,
+                    lbfgs_iterations=lbfgs_iterations, learning_rate=learning_rate)
+
+    def _train_stage(self, stage: int, setup: dict, printer: ProgressPrinter, stage_start: float) -> PINNStageReport:
+        problem = self.problem
+        epsilon, eps_r, frequencies, betas, estimate = (setup[k] for k in ("epsilon", "eps_r", "frequencies", "betas", "estimate"))
+        kappa, kappa_hat, gamma, gamma_g, network = (setup[k] for k in ("kappa", "kappa_hat", "gamma", "gamma_g", "network"))
+        value_and_gradients, flat, parts = setup["value_and_gradients"], setup["flat"], setup["parts"]
+        adam_steps, lbfgs_iterations, learning_rate = setup["adam_steps"], setup["lbfgs_iterations"], setup["learning_rate"]
         callback = printer.optimizer_callback(stage, "adam", adam_steps) if self.verbose else None
         adam = adam_minimize(value_and_gradients, flat.pack(), adam_steps, learning_rate=learning_rate,
                              decay_rate=self.decay_rate, decay_steps=self.decay_steps, jit_compile=self.jit_compile,
@@ -430,8 +483,9 @@ class MultiStagePINN:
             true_rms, true_max = spectral.rms(error), float(np.max(np.abs(error)))
         return PINNStageReport(
             stage=stage, epsilon=float(epsilon), residual_rms=float(eps_r),
-            dominant_frequency=tuple(float(f) for f in frequencies), beta_rms=betas, kappa=float(kappa),
-            kappa_hat=float(kappa_hat), gamma=float(gamma), gamma_g=float(gamma_g), num_collocation=int(x_c_np.shape[0]),
+            dominant_frequency=tuple(float(f) for f in frequencies), beta_rms=betas,
+            condition_rms=float(setup["condition_rms"]), kappa=float(kappa),
+            kappa_hat=float(kappa_hat), gamma=float(gamma), gamma_g=float(gamma_g), num_collocation=setup["num_collocation"],
             adam_steps=adam.num_steps, lbfgs_iterations=0 if lbfgs is None else lbfgs.num_iterations,
             losses=np.concatenate(losses), loss_iterations=np.concatenate(iterations).astype(float),
             data_loss=data_loss, equation_loss=equation_loss, residual_rms_after=float(after_r),
