@@ -89,3 +89,15 @@ def test_bad_problem_and_residual():
                           [pinn.PointValues([[0.0]], [[0.0]])])
     with pytest.raises(ValueError, match="residual must return shape"):
         msnn.MultiStagePINN(broken, verbose=0).fit(num_stages=1)
+
+
+def test_rar_adds_the_points_of_largest_residual(solved):
+    solver, _ = solved
+    points = solver.refinement_points(10, candidates=400, seed=5)
+    pool = solver.problem.domain.sample(400, "random", seed=5)
+    residual = np.abs(solver.residual(pool))[:, 0]
+    chosen = np.abs(solver.residual(points))[:, 0]
+    # The 10 chosen points are the 10 largest |r| of the same candidate pool (batching round-off: 1e-15).
+    np.testing.assert_allclose(np.sort(chosen), np.sort(residual)[-10:], rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="rar_points"):
+        msnn.MultiStagePINN(ode_problem(), rar_points=-1)

@@ -166,6 +166,8 @@ class MultiStagePINN:
         first_layer_init: ``"spectrum"`` (frequencies drawn from the residual's spectrum, kappa = 1)
             or ``"xavier"`` (eq. 2.9 with ``kappa_factor``).
         kappa_factor: ``kappa_hat / (pi f_d)`` with ``"xavier"``.
+        rar_points: Collocation points added to each stage >= 1 where the residual of the model so
+            far is largest (RAR, section 3.3.2; chosen once per stage, see :meth:`refinement_points`).
         points_safety: Safety factor of eq. (2.10) for the collocation points.
         max_collocation: Cap on collocation points per stage.
         grid_points: Points per axis of the uniform grid on which residuals are analysed.
@@ -176,7 +178,7 @@ class MultiStagePINN:
 
     def __init__(self, problem: Problem, width=20, depth: int = 3, num_collocation=256, adam_steps=(3000, 3000),
                  learning_rate=2e-3, decay_rate: float = 0.5, decay_steps: float = 1000.0, lbfgs_iterations=(5000, 5000),
-                 gradient_enhanced: bool = False, epsilon="auto", gamma="auto", gamma_g="auto", kappa="auto",
+                 gradient_enhanced: bool = False, epsilon="auto", gamma="auto", gamma_g="auto", kappa="auto", rar_points=0,
                  first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
                  max_collocation: int = 20000, grid_points: int | None = None, seed: int = 0, jit_compile: bool = True,
                  verbose: int = 1):
@@ -207,6 +209,10 @@ class MultiStagePINN:
         self.gamma = gamma
         self.gamma_g = gamma_g
         self.kappa = kappa
+        for v in (rar_points if isinstance(rar_points, (list, tuple)) else [rar_points]):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"`rar_points` must hold non-negative integers, got {rar_points!r}")
+        self.rar_points = rar_points
         self.first_layer_init = first_layer_init
         self.kappa_factor = float(kappa_factor)
         self.points_safety = float(points_safety)
@@ -366,7 +372,21 @@ class MultiStagePINN:
         points = domain.sample(wanted, "latin_hypercube", seed=self.seed + 1000 * stage)
         if domain.dim == 1:
             points = np.concatenate([points, domain.lower[None, :], domain.upper[None, :]])
+        extra = int(_per_stage("rar_points", self.rar_points, stage))
+        if extra > 0 and self.model.num_stages > 0:
+            points = np.concatenate([points, self.refinement_points(extra, seed=self.seed + 1000 * stage + 1)])
         return points
+
+    def refinement_points(self, count: int, candidates: int | None = None, seed: int | None = None) -> np.ndarray:
+        """RAR (residual-based adaptive refinement, section 3.3.2): the ``count`` points, among
+        ``candidates`` random points of the domain (default ``20 * count``), where ``|r|`` of the
+        current model is largest."""
+        count = positive_int("count", count)
+        candidates = positive_int("candidates", candidates or 20 * count)
+        pool = self.problem.domain.sample(max(candidates, count), "random", seed=seed)
+        values = np.abs(self.residual(pool))
+        score = values.max(axis=1)
+        return pool[np.argsort(score)[::-1][:count]]
 
     def _fit_stage(self, stage: int, printer: ProgressPrinter) -> PINNStageReport:
         stage_start = time.perf_counter()
