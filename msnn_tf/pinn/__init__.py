@@ -7,6 +7,7 @@ The :class:`MultiStagePINN` trainer (Algorithm 4) builds on these.
 
 from msnn_tf.pinn.domains import SAMPLERS, Box, Interval, Rectangle, SpaceTimeBox
 from msnn_tf.pinn.losses import data_loss, equation_loss, gradient_loss, pinn_loss
+from msnn_tf.pinn.magnitude import MagnitudeEstimate, solution_magnitude
 from msnn_tf.pinn.problem import DirichletBoundary, InitialCondition, PointValues, Problem
 from msnn_tf.pinn.trainer import MultiStagePINN, PINNHistory, PINNStageReport
 
@@ -15,6 +16,7 @@ __all__ = [
     "DirichletBoundary",
     "InitialCondition",
     "Interval",
+    "MagnitudeEstimate",
     "MultiStagePINN",
     "PINNHistory",
     "PINNStageReport",
@@ -27,4 +29,5 @@ __all__ = [
     "equation_loss",
     "gradient_loss",
     "pinn_loss",
+    "solution_magnitude",
 ]
