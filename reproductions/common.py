@@ -27,6 +27,7 @@ __all__ = [
     "fit_power_law",
     "iteration_curve",
     "parse_args",
+    "pinn_stage_summary",
     "pyplot",
     "stage_metrics",
     "train_network",
@@ -203,3 +204,8 @@ def chirp_derivative(x, m):
     """Analytic ``du/dx`` of eq. (2.6)."""
     phase = m * (x + 0.5 * x**3)
     return -x * np.cos(phase) - (1.0 - 0.5 * x**2) * np.sin(phase) * m * (1.0 + 1.5 * x**2)
+
+
+def pinn_stage_summary(report) -> dict:
+    """A PINN stage report as a dict without its per-iteration loss history (kept out of metrics.json)."""
+    return {k: v for k, v in report.to_dict().items() if k not in ("losses", "loss_iterations")}

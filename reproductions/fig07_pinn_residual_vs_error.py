@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         "final_rms_error": eps_e, "final_max_error": float(np.max(np.abs(error))),
         "residual_rms": eps_r, "dominant_frequency_residual": f_residual, "dominant_frequency_error": f_error,
         "eq_3_9_estimate": predicted, "estimate_over_true": predicted / eps_e,
-        "stages": [s.to_dict() | {"rms_error": s.true_rms, "max_error": s.true_max, "iterations": s.adam_steps + s.lbfgs_iterations}
+        "stages": [common.pinn_stage_summary(s) | {"rms_error": s.true_rms, "max_error": s.true_max, "iterations": s.adam_steps + s.lbfgs_iterations}
                    for s in history.stages],
         "paper": {"dominant_frequency": 1.5, "ratio": "eps_1 ~ eps_r / (2 pi f_d), about 10x below the residual"},
     })

@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     fig.savefig(args.out / f"{NAME}.png", dpi=100)
     plt.close(fig)
     final = g_history.stages[-1]
-    stages = [s.to_dict() | {"rms_error": s.true_rms, "max_error": s.true_max, "iterations": s.adam_steps + s.lbfgs_iterations}
+    stages = [common.pinn_stage_summary(s) | {"rms_error": s.true_rms, "max_error": s.true_max, "iterations": s.adam_steps + s.lbfgs_iterations}
               for s in g_history.stages]
     common.write_metrics(args, {
         "final_rms_error": final.true_rms, "final_max_error": final.true_max, "wall_time_s": g_time,

@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     final = history.stages[-1]
     common.write_metrics(args, {
         "final_rms_error": final.true_rms, "final_max_error": final.true_max, "wall_time_s": wall,
-        "stages": [s.to_dict() | {"rms_error": s.true_rms, "max_error": s.true_max, "iterations": s.adam_steps + s.lbfgs_iterations}
+        "stages": [common.pinn_stage_summary(s) | {"rms_error": s.true_rms, "max_error": s.true_max, "iterations": s.adam_steps + s.lbfgs_iterations}
                    for s in history.stages],
         "single_stage_rms_error": history.stages[0].true_rms,
         "paper": {"final_rms_error": "~1e-11 (with RAR and gPINN)", "gain_over_one_stage": "7 orders"},

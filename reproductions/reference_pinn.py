@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         final = exact - solver.predict(x)
         results[label] = {"rms_error": msnn.rms(final), "max_error": float(np.max(np.abs(final))), "wall_time_s": wall,
                           "rms_after_stage": errors,
-                          "stages": [s.to_dict() | {"rms_error": e, "iterations": s.adam_steps + s.lbfgs_iterations}
+                          "stages": [common.pinn_stage_summary(s) | {"rms_error": e, "iterations": s.adam_steps + s.lbfgs_iterations}
                                      for s, e in zip(solver.history.stages, errors)]}
         axes[0].semilogy(range(1, len(errors) + 1), errors, style + "o-", label=f"{label}: {errors[-1]:.1e} in {wall:.0f} s")
         axes[1].plot(x[:, 0], final[:, 0], style + "-", lw=0.6, label=label)
