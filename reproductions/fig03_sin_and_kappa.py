@@ -59,8 +59,8 @@ def main(argv=None) -> int:
         curve = common.train_network(network, x, y, adam_steps, lbfgs_iterations)
         results[label] = (network(x_eval).numpy()[:, 0], curve)
     network = fourier_feature_network(args.seed, sigma=f_d)
-    results["Fourier-feature network"] = (network(x_eval).numpy()[:, 0],
-                                          common.train_network(network, x, y, adam_steps, lbfgs_iterations))
+    curve = common.train_network(network, x, y, adam_steps, lbfgs_iterations)
+    results["Fourier-feature network"] = (network(x_eval).numpy()[:, 0], curve)
     errors = {label: msnn.rms(y_eval[:, 0] - fit) for label, (fit, _) in results.items()}
 
     plt = common.pyplot()
