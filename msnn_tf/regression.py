@@ -16,18 +16,9 @@ from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.reporting import ProgressPrinter, StageReport, TrainingHistory
 from msnn_tf.staged_model import StagedModel
-from msnn_tf.validation import as_float64_matrix, check_float_dtype, positive_int
+from msnn_tf.validation import as_float64_matrix, check_float_dtype, per_stage, positive_int
 
 __all__ = ["MultiStageRegressor", "boundary_weights", "mse_objective"]
-
-
-def _per_stage(name: str, value, stage: int):
-    """``value`` if scalar, else its ``stage``-th entry (the last one repeats)."""
-    if isinstance(value, (list, tuple)):
-        if not value:
-            raise ValueError(f"`{name}` must not be an empty sequence")
-        return value[min(stage, len(value) - 1)]
-    return value
 
 
 class MultiStageRegressor:
@@ -273,11 +264,11 @@ class MultiStageRegressor:
         """Trains one stage; returns its :class:`StageReport` and the (possibly resampled) data."""
         stage_start = time.perf_counter()
         x_train, y_train = current
-        width = int(_per_stage("width", self.width, stage))
-        depth = int(_per_stage("depth", self.depth, stage))
-        adam_steps = int(_per_stage("adam_steps", self.adam_steps, stage))
-        lbfgs_iterations = int(_per_stage("lbfgs_iterations", self.lbfgs_iterations, stage))
-        learning_rate = float(_per_stage("learning_rate", self.learning_rate, stage))
+        width = int(per_stage("width", self.width, stage))
+        depth = int(per_stage("depth", self.depth, stage))
+        adam_steps = int(per_stage("adam_steps", self.adam_steps, stage))
+        lbfgs_iterations = int(per_stage("lbfgs_iterations", self.lbfgs_iterations, stage))
+        learning_rate = float(per_stage("learning_rate", self.learning_rate, stage))
         d = data.input_dim
 
         first_layer_frequencies = None

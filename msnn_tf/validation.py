@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_float64_matrix", "check_float_dtype", "positive_int"]
+__all__ = ["as_float64_matrix", "check_float_dtype", "per_stage", "positive_int"]
 
 
 def positive_int(name: str, value) -> int:
@@ -53,3 +53,12 @@ def check_float_dtype(name: str, value) -> str:
     if text not in ("float32", "float64"):
         raise ValueError(f"`{name}` must be 'float32' or 'float64', got {value!r}")
     return text
+
+
+def per_stage(name: str, value, stage: int):
+    """``value`` if scalar, else its ``stage``-th entry (the last one repeats); an empty sequence is an error."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"`{name}` must not be an empty sequence")
+        return value[min(stage, len(value) - 1)]
+    return value

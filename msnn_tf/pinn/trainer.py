@@ -30,17 +30,9 @@ from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.pinn.problem import Problem
 from msnn_tf.reporting import ProgressPrinter
 from msnn_tf.staged_model import StagedModel
-from msnn_tf.validation import as_float64_matrix, positive_int
+from msnn_tf.validation import as_float64_matrix, per_stage, positive_int
 
 __all__ = ["MultiStagePINN", "PINNHistory", "PINNStageReport"]
-
-
-def _per_stage(name, value, stage):
-    if isinstance(value, (list, tuple)):
-        if not value:
-            raise ValueError(f"`{name}` must not be an empty sequence")
-        return value[min(stage, len(value) - 1)]
-    return value
 
 
 def _requests(indices):
@@ -365,14 +357,14 @@ class MultiStagePINN:
 
     def _collocation(self, stage, frequencies):
         domain = self.problem.domain
-        base = int(_per_stage("num_collocation", self.num_collocation, stage))
+        base = int(per_stage("num_collocation", self.num_collocation, stage))
         scaled = frequencies * (domain.upper - domain.lower) / 2.0
         per_axis = [spectral.min_points_for_frequency(f, self.points_safety) for f in scaled]
         wanted = min(self.max_collocation, max(base, int(np.prod(per_axis))))
         points = domain.sample(wanted, "latin_hypercube", seed=self.seed + 1000 * stage)
         if domain.dim == 1:
             points = np.concatenate([points, domain.lower[None, :], domain.upper[None, :]])
-        extra = int(_per_stage("rar_points", self.rar_points, stage))
+        extra = int(per_stage("rar_points", self.rar_points, stage))
         if extra > 0 and self.model.num_stages > 0:
             points = np.concatenate([points, self.refinement_points(extra, seed=self.seed + 1000 * stage + 1)])
         return points
@@ -397,10 +389,10 @@ class MultiStagePINN:
         """Settings, network, collocation points and the compiled-ready objective of stage ``stage``."""
         problem = self.problem
         d = problem.domain.dim
-        width = int(_per_stage("width", self.width, stage))
-        adam_steps = int(_per_stage("adam_steps", self.adam_steps, stage))
-        lbfgs_iterations = int(_per_stage("lbfgs_iterations", self.lbfgs_iterations, stage))
-        learning_rate = float(_per_stage("learning_rate", self.learning_rate, stage))
+        width = int(per_stage("width", self.width, stage))
+        adam_steps = int(per_stage("adam_steps", self.adam_steps, stage))
+        lbfgs_iterations = int(per_stage("lbfgs_iterations", self.lbfgs_iterations, stage))
+        learning_rate = float(per_stage("learning_rate", self.learning_rate, stage))
         eps_r, frequencies, betas, estimate, gamma_g, residual_values = self._analyse()
         first_layer_frequencies = None
         if stage == 0:
@@ -408,7 +400,7 @@ class MultiStagePINN:
             condition_rms = float("nan")
             data_scale = 1.0
         else:
-            hand = _per_stage("epsilon", self.epsilon, stage - 1)
+            hand = per_stage("epsilon", self.epsilon, stage - 1)
             # Eq. (3.19) assumes the conditions are met; an error driven by the conditions (e.g. u(0)) has
             # the size of their mismatch, which the residual does not show: take the larger of the two.
             x_cond, y_cond = problem.condition_data(seed=self.seed)
@@ -417,7 +409,7 @@ class MultiStagePINN:
             activation = "sin"
             data_scale = epsilon
             scaled_frequencies = frequencies * (problem.domain.upper - problem.domain.lower) / 2.0
-            hand_kappa = _per_stage("kappa", self.kappa, stage - 1)
+            hand_kappa = per_stage("kappa", self.kappa, stage - 1)
             if hand_kappa != "auto":
                 kappa = float(hand_kappa)
             elif self.first_layer_init == "spectrum":
@@ -429,9 +421,9 @@ class MultiStagePINN:
             else:
                 kappa = spectral.kappa_for_frequency(float(np.max(scaled_frequencies)), fan_in=d, units=width,
                                                      factor=self.kappa_factor)
-        hand_gamma = _per_stage("gamma", self.gamma, stage)
+        hand_gamma = per_stage("gamma", self.gamma, stage)
         gamma = (data_scale**2 / (data_scale**2 + eps_r**2)) if hand_gamma == "auto" else float(hand_gamma)
-        hand_gamma_g = _per_stage("gamma_g", self.gamma_g, stage)
+        hand_gamma_g = per_stage("gamma_g", self.gamma_g, stage)
         gamma_g = 0.0 if not self.gradient_enhanced else (gamma_g if hand_gamma_g == "auto" else float(hand_gamma_g))
 
         network = build_stage_network(d, width=width, depth=self.depth, kappa=kappa, first_activation=activation,
