@@ -273,7 +273,7 @@ class MultiStagePINN:
                     keys.add(tuple(o + (1 if a == axis else 0) for a, o in enumerate(index)))
         return sorted(keys)
 
-    def _stage_function(self, network, scale_inputs=True):
+    def _stage_function(self, network):
         scaling = self.model.input_scaling
         return lambda x: network(scaling(x))
 
