@@ -26,9 +26,11 @@ __all__ = [
     "fit_exp_root",
     "fit_power_law",
     "iteration_curve",
+    "ode_problem",
     "parse_args",
     "pinn_stage_summary",
     "pyplot",
+    "smooth_target",
     "stage_metrics",
     "train_network",
     "write_metrics",
@@ -193,6 +195,19 @@ def train_network(network, x_scaled, target, adam_steps: int, lbfgs_iterations: 
         losses.append(lbfgs.losses)
     flat.assign(position)
     return np.concatenate(iterations).astype(float), np.concatenate(losses)
+
+
+def smooth_target(x):
+    """Eq. (2.2): ``sin(2x + 1) + 0.2 exp(1.3x)``, the regression target of Figs. 1, 5, 15, 16."""
+    return np.sin(2.0 * x + 1.0) + 0.2 * np.exp(1.3 * x)
+
+
+def ode_problem(lower: float = -1.0, upper: float = 1.0):
+    """Eq. (3.3): ``u' = u + x`` on ``[lower, upper]``, ``u(0) = 0``, exact ``e^x - x - 1`` (Figs. 7, 11-12)."""
+    from msnn_tf import pinn
+
+    return pinn.Problem(pinn.Interval(lower, upper), lambda x, u, d: d["x"] - (u + x), ["x"],
+                        [pinn.PointValues([[0.0]], [[0.0]])], exact=lambda x: np.exp(x) - x - 1.0)
 
 
 def chirp(x, m):

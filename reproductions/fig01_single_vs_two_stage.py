@@ -24,16 +24,13 @@ import msnn_tf as msnn  # noqa: E402
 NAME = "fig01_single_vs_two_stage"
 
 
-def target(x):
-    return np.sin(2.0 * x + 1.0) + 0.2 * np.exp(1.3 * x)
-
 
 def main(argv=None) -> int:
     args = common.parse_args(argv, NAME, __doc__.splitlines()[0])
     adam_steps, lbfgs_iterations = (300, 300) if args.quick else (5000, 5000)
     x = np.linspace(-1.0, 1.0, 300)[:, None]
     x_eval = np.linspace(-1.0, 1.0, 2000)[:, None]
-    y, y_eval = target(x), target(x_eval)
+    y, y_eval = common.smooth_target(x), common.smooth_target(x_eval)
     common_settings = dict(depth=3, seed=args.seed, verbose=args.verbose, dtype="float32", learning_rate=1e-3,
                            decay_rate=1.0)
 

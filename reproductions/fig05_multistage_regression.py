@@ -23,9 +23,6 @@ import msnn_tf as msnn  # noqa: E402
 NAME = "fig05_multistage_regression"
 
 
-def target(x):
-    return np.sin(2.0 * x + 1.0) + 0.2 * np.exp(1.3 * x)
-
 
 def main(argv=None) -> int:
     args = common.parse_args(argv, NAME, __doc__.splitlines()[0])
@@ -35,7 +32,7 @@ def main(argv=None) -> int:
     single_steps = 600 if quick else 40000
     x = np.linspace(-1.0, 1.0, num_points)[:, None]
     x_eval = np.linspace(-1.0, 1.0, 8000)[:, None]
-    y, y_eval = target(x), target(x_eval)
+    y, y_eval = common.smooth_target(x), common.smooth_target(x_eval)
 
     regressor = msnn.MultiStageRegressor(seed=args.seed, verbose=args.verbose, **settings)
     history = regressor.fit(x, y, num_stages=num_stages, validation_data=(x_eval, y_eval))

@@ -20,20 +20,15 @@ import numpy as np  # noqa: E402
 
 import common  # noqa: E402
 import msnn_tf as msnn  # noqa: E402
-from msnn_tf import pinn  # noqa: E402
 
 NAME = "fig07_pinn_residual_vs_error"
 
-
-def ode_problem():
-    return pinn.Problem(pinn.Interval(-1.0, 1.0), lambda x, u, d: d["x"] - (u + x), ["x"],
-                        [pinn.PointValues([[0.0]], [[0.0]])], exact=lambda x: np.exp(x) - x - 1.0)
 
 
 def main(argv=None) -> int:
     args = common.parse_args(argv, NAME, __doc__.splitlines()[0])
     adam_steps, lbfgs_iterations = (200, 100) if args.quick else (3000, 3000)
-    problem = ode_problem()
+    problem = common.ode_problem()
     solver = msnn.MultiStagePINN(problem, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations, seed=args.seed,
                                  verbose=args.verbose)
     history = solver.fit(num_stages=1)

@@ -25,14 +25,9 @@ import numpy as np  # noqa: E402
 
 import common  # noqa: E402
 import msnn_tf as msnn  # noqa: E402
-from msnn_tf import pinn  # noqa: E402
 
 NAME = "fig11_12_multistage_gpinn"
 
-
-def ode_problem():
-    return pinn.Problem(pinn.Interval(-1.0, 1.0), lambda x, u, d: d["x"] - (u + x), ["x"],
-                        [pinn.PointValues([[0.0]], [[0.0]])], exact=lambda x: np.exp(x) - x - 1.0)
 
 
 def error_points(solver, problem, x):
@@ -49,7 +44,7 @@ def main(argv=None) -> int:
     args = common.parse_args(argv, NAME, __doc__.splitlines()[0])
     settings = dict(adam_steps=200, lbfgs_iterations=200) if args.quick else {}
     num_stages = 2 if args.quick else 3
-    problem = ode_problem()
+    problem = common.ode_problem()
     x = np.linspace(-1.0, 1.0, 8000)[:, None]
     runs = {}
     for label, gradient_enhanced in (("gPINN", True), ("PINN", False)):

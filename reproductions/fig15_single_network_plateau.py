@@ -22,17 +22,14 @@ import msnn_tf as msnn  # noqa: E402
 NAME = "fig15_single_network_plateau"
 
 
-def target(x):
-    return np.sin(2.0 * x + 1.0) + 0.2 * np.exp(1.3 * x)
-
 
 def run(width, depth, points, seed, adam_steps, lbfgs_iterations):
     x = np.linspace(-1.0, 1.0, points)[:, None]
     x_eval = np.linspace(-1.0, 1.0, 4000)[:, None]
     regressor = msnn.MultiStageRegressor(width=width, depth=depth, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations,
                                          learning_rate=1e-3, decay_rate=1.0, loss_weighting="uniform", seed=seed, verbose=0)
-    history = regressor.fit(x, target(x), num_stages=1)
-    return msnn.rms(target(x_eval) - regressor.predict(x_eval)), history, regressor
+    history = regressor.fit(x, common.smooth_target(x), num_stages=1)
+    return msnn.rms(common.smooth_target(x_eval) - regressor.predict(x_eval)), history, regressor
 
 
 def main(argv=None) -> int:

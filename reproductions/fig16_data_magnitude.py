@@ -22,9 +22,6 @@ import msnn_tf as msnn  # noqa: E402
 NAME = "fig16_data_magnitude"
 
 
-def target(x):
-    return np.sin(2.0 * x + 1.0) + 0.2 * np.exp(1.3 * x)
-
 
 def main(argv=None) -> int:
     args = common.parse_args(argv, NAME, __doc__.splitlines()[0])
@@ -39,9 +36,9 @@ def main(argv=None) -> int:
             regressor = msnn.MultiStageRegressor(width=20, depth=3, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations,
                                                  learning_rate=1e-3, decay_rate=1.0, normalize=normalize,
                                                  seed=args.seed, verbose=args.verbose)
-            regressor.fit(x, magnitude * target(x), num_stages=1)
+            regressor.fit(x, magnitude * common.smooth_target(x), num_stages=1)
             prediction = regressor.predict(x_eval)
-            relative = msnn.rms(magnitude * target(x_eval) - prediction) / msnn.rms(magnitude * target(x_eval))
+            relative = msnn.rms(magnitude * common.smooth_target(x_eval) - prediction) / msnn.rms(magnitude * common.smooth_target(x_eval))
             row["normalised" if normalize else "raw"] = relative
             if not normalize:
                 fits[magnitude] = prediction[:, 0] / magnitude
@@ -49,7 +46,7 @@ def main(argv=None) -> int:
 
     plt = common.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
-    axes[0].plot(x_eval[:, 0], target(x_eval)[:, 0], "k-", lw=3, label="u(x)")
+    axes[0].plot(x_eval[:, 0], common.smooth_target(x_eval)[:, 0], "k-", lw=3, label="u(x)")
     for magnitude, fit in fits.items():
         axes[0].plot(x_eval[:, 0], fit, lw=1, label=f"raw fit of {magnitude:g} u, divided by {magnitude:g}")
     axes[0].set(xlabel="x", ylabel="u", title="(a) fits without normalisation", ylim=(-1.5, 2.0))

@@ -28,14 +28,9 @@ import numpy as np  # noqa: E402
 
 import common  # noqa: E402
 import msnn_tf as msnn  # noqa: E402
-from msnn_tf import pinn  # noqa: E402
 
 NAME = "reference_pinn"
 
-
-def problem_on(lower, upper):
-    return pinn.Problem(pinn.Interval(lower, upper), lambda x, u, d: d["x"] - (u + x), ["x"],
-                        [pinn.PointValues([[0.0]], [[0.0]])], exact=lambda x: np.exp(x) - x - 1.0)
 
 
 def zero_crossings(values) -> int:
@@ -54,7 +49,7 @@ def main(argv=None) -> int:
         adam, lbfgs, points, num_stages = [5000, 20000, 60000], [6666, 13333, 0], [201, 402, 804], 3
     w0, w1 = [0.3, 0.02, 0.001], [0.2, 0.001, 2e-6]
     hand = msnn.MultiStagePINN(
-        problem_on(-1.01, 1.01), width=20, num_collocation=points, max_collocation=max(points),
+        common.ode_problem(-1.01, 1.01), width=20, num_collocation=points, max_collocation=max(points),
         points_safety=1e-9, adam_steps=adam, lbfgs_iterations=lbfgs, learning_rate=1e-3, decay_rate=1.0,
         gradient_enhanced=True, epsilon=[1e-7, 1e-12], gamma=[w / (1 + w) for w in w0], gamma_g=w1,
         seed=args.seed, verbose=args.verbose)
@@ -68,7 +63,7 @@ def main(argv=None) -> int:
         hand.fit(num_stages=1)
     hand_time = time.perf_counter() - start
     start = time.perf_counter()
-    auto = msnn.MultiStagePINN(problem_on(-1.0, 1.0), gradient_enhanced=True, seed=args.seed, verbose=args.verbose,
+    auto = msnn.MultiStagePINN(common.ode_problem(-1.0, 1.0), gradient_enhanced=True, seed=args.seed, verbose=args.verbose,
                                **(dict(adam_steps=200, lbfgs_iterations=200) if args.quick else {}))
     auto.fit(num_stages=num_stages)
     auto_time = time.perf_counter() - start
