@@ -32,11 +32,13 @@ def test_second_stage_cuts_the_true_error_by_1e3(solved):
 def test_epsilon_follows_eq_3_9_and_estimates_the_error(solved):
     solver, history = solved
     first, second = history.stages
-    # Eq. (3.9) for u' = u + x (m = 1, beta_1 = 1): eps_1 = eps_r / (2 pi f_d); the automatic epsilon is
-    # the larger of it, its per-frequency version and the condition mismatch (tolerance 1e-12 relative).
-    eq_3_9 = second.residual_rms / (2 * math.pi * second.dominant_frequency[0])
-    assert second.epsilon >= eq_3_9 * (1 - 1e-12) and second.epsilon >= second.condition_rms
-    assert second.beta_rms == pytest.approx((1.0,), rel=1e-12)
+    # Eq. (3.19) for u' = u + x over both terms (beta_u = -1, beta_x = 1): eps_1 = eps_r / (2 pi f_d + 1)
+    # (eq. 3.9 keeps only 2 pi f_d); the automatic epsilon is the larger of it, its per-frequency
+    # version and the condition mismatch (tolerance 1e-12 relative).
+    eq_3_19 = second.residual_rms / (2 * math.pi * second.dominant_frequency[0] + 1.0)
+    assert second.epsilon >= eq_3_19 * (1 - 1e-12) and second.epsilon >= second.condition_rms
+    assert second.beta_keys == ((0,), (1,))
+    assert second.beta_rms == pytest.approx((1.0, 1.0), rel=1e-12)
     # The estimate is the magnitude of the true error of stage 0 (paper: within the same order; here 3x).
     assert first.true_rms / 3 < second.epsilon < 3 * first.true_rms, (second.epsilon, first.true_rms)
     # Eq. (3.32) with L_d ~ eps^2 and L_e ~ eps_r^2.
@@ -101,3 +103,28 @@ def test_rar_adds_the_points_of_largest_residual(solved):
     np.testing.assert_allclose(np.sort(chosen), np.sort(residual)[-10:], rtol=0, atol=1e-15)
     with pytest.raises(ValueError, match="rar_points"):
         msnn.MultiStagePINN(ode_problem(), rar_points=-1)
+
+
+@pytest.mark.parametrize("alpha", [1e-6, 1.0])
+def test_error_estimate_picks_the_dominant_term_appendix_c(alpha):
+    """Appendix C, eqs. (C.4)-(C.6): alpha u'''' + u'' - u = F. The error of u = 0 is the exact
+    solution delta sin(6 pi x); eq. (3.19) over every term estimates its RMS whether the
+    fourth-derivative term dominates (alpha = 1) or the second-derivative one does (alpha = 1e-6,
+    where the highest-order-only estimate would be ~2800x too large)."""
+    delta, k = 1e-3, 6.0 * math.pi
+
+    def exact(x):
+        return delta * np.sin(k * x)
+
+    def source(x):
+        return delta * (alpha * k**4 - k**2 - 1.0) * tf.sin(k * x)
+
+    problem = pinn.Problem(pinn.Interval(-1.0, 1.0), lambda x, u, d: alpha * d["xxxx"] + d["xx"] - u - source(x),
+                           ["xx", "xxxx"], [pinn.PointValues([[-1.0], [1.0]], exact(np.array([[-1.0], [1.0]])))],
+                           exact=exact)
+    solver = msnn.MultiStagePINN(problem, verbose=0)
+    eps_r, frequencies, betas, estimate, _, _ = solver._analyse()
+    assert frequencies[0] == pytest.approx(3.0, rel=0.01)
+    assert betas == pytest.approx((1.0, 1.0, alpha), rel=1e-12)
+    # Tolerance 5%: f_d is read from a 2001-point FFT (1% in f_d is ~2-4% in (2 pi f_d)^2..4).
+    assert estimate == pytest.approx(delta / math.sqrt(2.0), rel=0.05)

@@ -3,9 +3,10 @@
 Stage 0 trains a tanh network on the loss of eq. (3.1) (or eq. 3.38 with ``gradient_enhanced``).
 Every later stage ``k`` reads the equation residual ``r_k`` of the current model on a uniform grid,
 takes its RMS ``eps_r`` and per-axis dominant frequencies ``f_i`` (eqs. 3.16, 3.18), obtains
-``beta_m = dr/du^(m)`` by differentiating the residual with respect to its highest-order derivatives
+``beta_m = dr/du^(m)`` by differentiating the residual with respect to each derivative it reads
 at the current solution, sets the magnitude ``eps_k = eps_r / sum_m RMS(beta_m) prod_i (2 pi f_i)^m_i``
-(eq. 3.19), the equation weight ``gamma = eps_k^2 / (eps_k^2 + eps_r^2)`` (eq. 3.32 with ``L_d ~ eps_k^2``
+(eq. 3.19; the sum runs over every term, not only the highest derivatives, so that a small
+coefficient on the highest derivative picks the dominant term, Appendix C eq. C.6), the equation weight ``gamma = eps_k^2 / (eps_k^2 + eps_r^2)`` (eq. 3.32 with ``L_d ~ eps_k^2``
 and ``L_e ~ eps_r^2``) and, for gPINN, ``gamma_g = ||r||^2 / ||grad r||^2`` (eq. 3.40); it then trains
 ``u_k^(c) = u_{k-1}^(c) + eps_k u_k(x, kappa_k)`` (eqs. 3.41-3.42) with every earlier stage frozen.
 
@@ -49,7 +50,9 @@ class PINNStageReport:
         epsilon: Magnitude prefactor ``eps_k`` (eq. 3.19; 1 for stage 0, or hand-set).
         residual_rms: RMS of the equation residual the stage started from (``eps_r``).
         dominant_frequency: ``f_d`` of that residual per input axis (cycles per unit of the input).
-        beta_rms: RMS of ``beta_m`` per highest-order derivative (eq. 3.14).
+        beta_rms: RMS of ``beta_m = dr/du^(m)`` per derivative term of the residual (eq. 3.14), in the
+            order of ``beta_keys``.
+        beta_keys: Multi-indices (order per input axis) of those terms; ``(0, .., 0)`` is ``u``.
         condition_rms: RMS mismatch of the conditions at the stage start (NaN for stage 0); the
             automatic ``epsilon`` is the larger of eq. (3.19) and this.
         kappa: Scale factor of the first layer; ``kappa_hat`` its modified value (eq. 2.8) or, for a
@@ -79,6 +82,7 @@ class PINNStageReport:
     residual_rms: float
     dominant_frequency: tuple[float, ...]
     beta_rms: tuple[float, ...]
+    beta_keys: tuple[tuple[int, ...], ...]
     condition_rms: float
     kappa: float
     kappa_hat: float
@@ -285,18 +289,18 @@ class MultiStagePINN:
             partials = partial_derivatives(self._stage_function(network), x, _requests(keys)).scaled(tf.constant(epsilon, tf.float64))
             total = partials if total is None else total + partials
         if total is None:
-            zeros = tf.zeros((x.shape[0], self.problem.output_dim), tf.float64)
-            total = Partials({k: zeros for k in keys}, self.problem.domain.dim)
+            # One tensor per key: a shared one would merge the keys' gradients (beta_m) on a tape.
+            total = Partials({k: tf.zeros((x.shape[0], self.problem.output_dim), tf.float64) for k in keys},
+                             self.problem.domain.dim)
         return Partials(total.values, self.problem.domain.dim, self.problem.domain.axis_names)
 
     def _analyse(self, num_stages=None):
-        """Residual RMS, per-axis f_d (input units), beta RMS per top derivative, the eq. 3.19 estimate and gamma_g."""
+        """Residual RMS, per-axis f_d (input units), beta RMS per residual term, the eq. 3.19 estimate, gamma_g, filtered error."""
         x = tf.constant(self._grid)
         keys = self._residual_keys(plus_one=True)
         partials = self._model_partials(x, keys, num_stages)
         problem = self.problem
-        top = max(sum(o) for o in problem.orders) if problem.orders else 0
-        top_keys = [o for o in problem.orders if sum(o) == top and top > 0]
+        term_keys = self._residual_keys()
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(x)
             for key in keys:
@@ -308,8 +312,12 @@ class MultiStagePINN:
         frequencies = spectral.dominant_frequencies(self._grid, value) if eps_r > 0 else np.zeros(problem.domain.dim)
         span = problem.domain.upper - problem.domain.lower
         frequencies = np.maximum(frequencies, 1.0 / span)  # at least one period over the domain
+        # Eq. (3.19) with every derivative term of the residual, not only the highest: the sum of
+        # RMS(beta_m) prod_i (2 pi f_i)^m_i over all m picks the dominant term by itself, which is what
+        # Appendix C (eq. C.6) asks for when a small coefficient multiplies the highest derivative
+        # (singular perturbation); for other equations the highest term dominates and this is eq. (3.19).
         betas, denominator = [], 0.0
-        for key in top_keys:
+        for key in term_keys:
             beta = tape.gradient(residual, partials.values[key], unconnected_gradients=tf.UnconnectedGradients.ZERO)
             beta_rms = spectral.rms(beta.numpy())
             betas.append(beta_rms)
@@ -317,9 +325,9 @@ class MultiStagePINN:
         estimate = eps_r / denominator if denominator > 0 else eps_r
         # Eq. (3.19) divides the whole residual by its dominant frequency's factor; a residual with
         # a broad spectrum also drives low-frequency error that this misses. Dividing every spectral
-        # component by its own factor sum_m RMS(beta_m) prod_i (2 pi f_i)^m_i (floored at 1, the scale of
-        # the lower-order terms of a normalised equation) estimates the error spectrum itself.
-        error_values = self._filtered_error(value, top_keys, betas)
+        # component by its own factor sum_m RMS(beta_m) prod_i (2 pi f_i)^m_i (floored at 1, the scale
+        # of a normalised equation's terms) estimates the error spectrum itself.
+        error_values = self._filtered_error(value, term_keys, betas)
         estimate = max(estimate, spectral.rms(error_values))
         gradient = self._residual_gradient(tape, x, residual, partials).numpy()
         del tape
@@ -327,7 +335,7 @@ class MultiStagePINN:
         gamma_g = (eps_r / gradient_rms) ** 2 if gradient_rms > 0 else 1.0
         return eps_r, frequencies, tuple(betas), estimate, gamma_g, error_values
 
-    def _filtered_error(self, values, top_keys, betas) -> np.ndarray:
+    def _filtered_error(self, values, term_keys, betas) -> np.ndarray:
         """The residual on the uniform grid with each Fourier component divided by its eq. (3.19) factor."""
         domain = self.problem.domain
         shape = (self.grid_points,) * domain.dim
@@ -336,7 +344,7 @@ class MultiStagePINN:
         spectrum = np.fft.fftn(grid)
         axes = np.meshgrid(*[np.abs(np.fft.fftfreq(n, d=h)) for n, h in zip(shape, spacings)], indexing="ij")
         factor = np.zeros(shape)
-        for key, beta in zip(top_keys, betas):
+        for key, beta in zip(term_keys, betas):
             term = np.full(shape, beta)
             for axis, order in enumerate(key):
                 term = term * (2.0 * math.pi * axes[axis]) ** order
@@ -496,6 +504,7 @@ class MultiStagePINN:
         return PINNStageReport(
             stage=stage, epsilon=float(epsilon), residual_rms=float(eps_r),
             dominant_frequency=tuple(float(f) for f in frequencies), beta_rms=betas,
+            beta_keys=tuple(tuple(int(o) for o in k) for k in self._residual_keys()),
             condition_rms=float(setup["condition_rms"]), kappa=float(kappa),
             kappa_hat=float(kappa_hat), gamma=float(gamma), gamma_g=float(gamma_g), num_collocation=setup["num_collocation"],
             adam_steps=adam.num_steps, lbfgs_iterations=0 if lbfgs is None else lbfgs.num_iterations,
