@@ -84,3 +84,43 @@ def test_adam_rejects_bad_arguments(kwargs, word):
 def test_lbfgs_rejects_bad_arguments(kwargs, word):
     with pytest.raises(ValueError, match=word):
         msnn.lbfgs_minimize(rosenbrock, tf.zeros(2, tf.float64), **kwargs)
+
+
+def _shifted_quadratic(shift):
+    target = tf.constant([1.0, -2.0, 3.0], tf.float64)
+
+    def value_and_gradients(p):
+        with tf.GradientTape() as tape:
+            tape.watch(p)
+            loss = tf.reduce_sum((p - target - shift) ** 2)
+        return loss, tape.gradient(loss, p)
+
+    return value_and_gradients
+
+
+def test_adam_records_a_vector_before_every_step():
+    result = msnn.adam_minimize(_shifted_quadratic(0.0), np.zeros(3), 730, learning_rate=0.05, block_size=200,
+                                record=lambda p: tf.stack([tf.reduce_sum(p), p[0]]))
+    assert result.records.shape == (730, 2)
+    np.testing.assert_array_equal(result.records[0], [0.0, 0.0])
+    # The first Adam step moves each coordinate by the learning rate towards (1, -2, 3): sum 0.05, p0 0.05
+    # (tolerance 1e-9: Adam's epsilon 1e-8 over gradients of size 2-6).
+    np.testing.assert_allclose(result.records[1], [0.05, 0.05], rtol=0, atol=1e-9)
+    assert msnn.adam_minimize(_shifted_quadratic(0.0), np.zeros(3), 5).records is None
+
+
+def test_adam_resamples_at_multiples_and_keeps_the_last_position():
+    shift = tf.Variable(0.0, dtype=tf.float64)
+    calls = []
+
+    def resample(step):
+        calls.append(step)
+        shift.assign(1e-3 * len(calls))
+
+    result = msnn.adam_minimize(_shifted_quadratic(shift), np.zeros(3), 1000, learning_rate=0.05, block_size=300,
+                                resample=resample, resample_every=100)
+    assert calls == list(range(100, 1000, 100))
+    # The last objective moved the minimum by 9e-3: the result follows it (the last position, 1e-3).
+    np.testing.assert_allclose(result.position.numpy(), [1.009, -1.991, 3.009], rtol=0, atol=1e-3)
+    with pytest.raises(ValueError, match="resample_every"):
+        msnn.adam_minimize(_shifted_quadratic(0.0), np.zeros(3), 10, resample=resample)

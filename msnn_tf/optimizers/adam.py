@@ -31,6 +31,7 @@ class AdamResults(NamedTuple):
         failed: ``True`` when a non-finite objective or gradient stopped the run.
         message: Why the run stopped.
         wall_time: Seconds spent, compilation included.
+        records: ``record(position)`` before each step, ``(num_steps, k)`` (``None`` without ``record``).
     """
 
     position: tf.Tensor
@@ -42,9 +43,10 @@ class AdamResults(NamedTuple):
     failed: bool
     message: str
     wall_time: float
+    records: np.ndarray | None = None
 
 
-def _make_block(value_and_gradients_function, block_size, beta_1, beta_2, epsilon, jit_compile, dtype):
+def _make_block(value_and_gradients_function, block_size, beta_1, beta_2, epsilon, jit_compile, dtype, record=None):
     beta_1 = tf.constant(beta_1, dtype)
     beta_2 = tf.constant(beta_2, dtype)
     epsilon = tf.constant(epsilon, dtype)
@@ -52,12 +54,17 @@ def _make_block(value_and_gradients_function, block_size, beta_1, beta_2, epsilo
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def block(position, m, v, step, num_steps, learning_rate, decay_rate, decay_steps, best_value, best_position):
         losses = tf.TensorArray(dtype, size=block_size)
+        # Static width of a record (the probe is traced for its shape only; XLA drops it).
+        width = 0 if record is None else int(tf.reshape(record(position), [-1]).shape[0])
+        records = tf.TensorArray(dtype, size=block_size, element_shape=(width,))
 
-        def cond(i, position, m, v, step, best_value, best_position, losses, finite):
+        def cond(i, position, m, v, step, best_value, best_position, losses, records, finite):
             return tf.logical_and(i < num_steps, finite)
 
-        def body(i, position, m, v, step, best_value, best_position, losses, finite):
+        def body(i, position, m, v, step, best_value, best_position, losses, records, finite):
             value, gradient = value_and_gradients_function(position)
+            if record is not None:
+                records = records.write(i, tf.reshape(tf.cast(record(position), dtype), [-1]))
             ok = tf.logical_and(tf.math.is_finite(value), tf.reduce_all(tf.math.is_finite(gradient)))
             better = tf.logical_and(ok, value < best_value)
             best_value = tf.where(better, value, best_value)
@@ -81,16 +88,17 @@ def _make_block(value_and_gradients_function, block_size, beta_1, beta_2, epsilo
                 best_value,
                 best_position,
                 losses,
+                records,
                 ok,
             )
 
-        i, position, m, v, step, best_value, best_position, losses, finite = tf.while_loop(
+        i, position, m, v, step, best_value, best_position, losses, records, finite = tf.while_loop(
             cond,
             body,
-            (tf.constant(0), position, m, v, step, best_value, best_position, losses, tf.constant(True)),
+            (tf.constant(0), position, m, v, step, best_value, best_position, losses, records, tf.constant(True)),
             maximum_iterations=block_size,
         )
-        return position, m, v, step, best_value, best_position, losses.stack(), i, finite
+        return position, m, v, step, best_value, best_position, losses.stack(), records.stack(), i, finite
 
     return block
 
@@ -109,6 +117,9 @@ def adam_minimize(
     jit_compile: bool = True,
     callback: Callable | None = None,
     time_limit: float | None = None,
+    resample: Callable[[int], None] | None = None,
+    resample_every: int | None = None,
+    record: Callable | None = None,
 ) -> AdamResults:
     """Minimises a function of a flat float vector with Adam (Kingma & Ba, 2015).
 
@@ -129,9 +140,17 @@ def adam_minimize(
         jit_compile: Compile each block with XLA.
         callback: ``callback(step, objective_value, elapsed_seconds)`` after each block.
         time_limit: Stop after the first block that ends past this many seconds (``None``: no limit).
+        resample: ``resample(step)`` is called after every ``resample_every`` steps; it changes what
+            the objective computes (e.g. assigns fresh collocation points to the ``tf.Variable``\ s the
+            objective reads: the stochastic "Adam (SGD)" of the paper, section 3.3.1). Adam's moments
+            carry over. Objective values on different samples are not comparable, so with
+            ``resample`` the result holds the *last* position, not the best one seen.
+        resample_every: Steps between calls of ``resample`` (required with it).
+        record: Optional ``record(position) -> 1-D tensor`` evaluated (compiled) before every step,
+            e.g. the loss components of Algorithm 3; returned as :attr:`AdamResults.records`.
 
     Returns:
-        :class:`AdamResults` holding the best position seen.
+        :class:`AdamResults` holding the best position seen (the last one with ``resample``).
 
     Raises:
         ValueError: on a negative ``num_steps`` or non-positive learning rate, decay or block size.
@@ -143,6 +162,11 @@ def adam_minimize(
             raise ValueError(f"`{name}` must be positive, got {value!r}")
     if not 0 < decay_rate <= 1:
         raise ValueError(f"`decay_rate` must be in (0, 1], got {decay_rate!r}")
+    if resample is not None:
+        if isinstance(resample_every, bool) or not isinstance(resample_every, (int, np.integer)) or resample_every <= 0:
+            raise ValueError(f"`resample_every` must be a positive integer with `resample`, got {resample_every!r}")
+        if not callable(resample):
+            raise ValueError(f"`resample` must be callable, got {type(resample).__name__}")
     start = time.perf_counter()
     position = as_position(initial_position)
     dtype = position.dtype
@@ -151,31 +175,39 @@ def adam_minimize(
     if num_steps == 0:
         return AdamResults(position, value, 0, np.zeros(0), np.zeros(0), np.zeros(0, int), not math.isfinite(value),
                            "no steps requested", 0.0)
-    block = _make_block(value_and_gradients_function, int(block_size), beta_1, beta_2, epsilon, jit_compile, dtype)
+    block = _make_block(value_and_gradients_function, int(block_size), beta_1, beta_2, epsilon, jit_compile, dtype, record)
     m = tf.zeros_like(position)
     v = tf.zeros_like(position)
     step = tf.constant(0.0, dtype)
     best_value = tf.constant(np.inf, dtype)
     best_position = tf.identity(position)  # a distinct tensor: aliasing inputs would force a retrace
     constants = [tf.constant(learning_rate, dtype), tf.constant(decay_rate, dtype), tf.constant(float(decay_steps), dtype)]
-    history, times, block_steps = [], [], []
-    done = 0
+    history, times, block_steps, recorded = [], [], [], []
+    done = reported = 0
     finite = True
     timed_out = False
     while done < num_steps and finite and not timed_out:
         count = min(int(block_size), num_steps - done)
-        position, m, v, step, best_value, best_position, losses, taken, finite_t = block(
+        if resample is not None:
+            count = min(count, int(resample_every) - done % int(resample_every))
+        position, m, v, step, best_value, best_position, losses, records, taken, finite_t = block(
             position, m, v, step, tf.constant(count), *constants, best_value, best_position
         )
         taken = int(taken)
         history.append(losses.numpy()[:taken])
+        if record is not None:
+            recorded.append(records.numpy()[:taken])
         done += taken
         finite = bool(finite_t)
         times.append(time.perf_counter() - start)
         block_steps.append(done)
         timed_out = time_limit is not None and times[-1] >= time_limit
-        if callback is not None and taken:
+        # One progress line per ``block_size`` steps, however short the blocks between resamplings.
+        if callback is not None and taken and (done // int(block_size) > reported or done == num_steps or not finite):
+            reported = done // int(block_size)
             callback(done, float(history[-1][-1]), times[-1])
+        if resample is not None and finite and done < num_steps and done % int(resample_every) == 0:
+            resample(done)
     losses = np.concatenate(history) if history else np.zeros(0)
     failed = not finite
     if failed:
@@ -184,8 +216,12 @@ def adam_minimize(
         message = f"time_limit={time_limit} s reached after {done} steps"
     else:
         message = f"completed {done} steps"
+    if resample is not None:
+        best_position = position
+        best_value, _ = value_and_gradients_function(position)
     best = float(best_value)
     if not math.isfinite(best):
         best_position = as_position(initial_position)
+    records = np.concatenate(recorded) if recorded else None
     return AdamResults(best_position, best, done, losses, np.asarray(times), np.asarray(block_steps, dtype=int), failed,
-                       message, time.perf_counter() - start)
+                       message, time.perf_counter() - start, records)

@@ -1,7 +1,8 @@
 """Physics-informed multi-stage networks (paper, section 3): problem pieces.
 
 Domains with collocation samplers, conditions, the :class:`Problem` (a residual written with
-derivatives from :func:`msnn_tf.partial_derivatives`) and the losses of eqs. (3.1) and (3.38).
+derivatives from :func:`msnn_tf.partial_derivatives`), the losses of eqs. (3.1) and (3.38), the
+solution magnitude of Algorithm 2 and the equation weight of Algorithm 3.
 The :class:`MultiStagePINN` trainer (Algorithm 4) builds on these.
 """
 
@@ -10,10 +11,12 @@ from msnn_tf.pinn.losses import data_loss, equation_loss, gradient_loss, pinn_lo
 from msnn_tf.pinn.magnitude import MagnitudeEstimate, solution_magnitude
 from msnn_tf.pinn.problem import DirichletBoundary, InitialCondition, PointValues, Problem
 from msnn_tf.pinn.trainer import MultiStagePINN, PINNHistory, PINNStageReport
+from msnn_tf.pinn.weights import EquationWeightSearch, convergence_ratio, pretrain_equation_weight
 
 __all__ = [
     "Box",
     "DirichletBoundary",
+    "EquationWeightSearch",
     "InitialCondition",
     "Interval",
     "MagnitudeEstimate",
@@ -25,9 +28,11 @@ __all__ = [
     "Rectangle",
     "SAMPLERS",
     "SpaceTimeBox",
+    "convergence_ratio",
     "data_loss",
     "equation_loss",
     "gradient_loss",
     "pinn_loss",
+    "pretrain_equation_weight",
     "solution_magnitude",
 ]

@@ -29,6 +29,7 @@ from msnn_tf.derivatives import Partials, partial_derivatives
 from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.pinn.problem import Problem
+from msnn_tf.pinn.weights import pretrain_equation_weight
 from msnn_tf.reporting import ProgressPrinter
 from msnn_tf.staged_model import StagedModel
 from msnn_tf.validation import as_float64_matrix, per_stage, positive_int
@@ -47,7 +48,7 @@ class PINNStageReport:
 
     Attributes:
         stage: Stage index (0 is the first network).
-        epsilon: Magnitude prefactor ``eps_k`` (eq. 3.19; 1 for stage 0, or hand-set).
+        epsilon: Magnitude prefactor ``eps_k`` (eq. 3.19, or hand-set; ``first_stage_epsilon`` for stage 0).
         residual_rms: RMS of the equation residual the stage started from (``eps_r``).
         dominant_frequency: ``f_d`` of that residual per input axis (cycles per unit of the input).
         beta_rms: RMS of ``beta_m = dr/du^(m)`` per derivative term of the residual (eq. 3.14), in the
@@ -59,6 +60,8 @@ class PINNStageReport:
             spectrum-initialised layer, the RMS initial angular frequency.
         kappa_hat: See ``kappa``.
         gamma: Equation weight of eq. (3.1) (raw-loss convention).
+        gamma_rounds: With ``gamma="pretrain"``, Algorithm 3's ``(gamma, C_d, C_e, R_c)`` per round.
+        loss_parts: With ``record_loss_parts``, ``(L_d, L_e)`` before every Adam step, else ``None``.
         gamma_g: Gradient-loss weight of eq. (3.38) (0 without gPINN).
         num_collocation: Collocation points of the stage.
         adam_steps: Adam steps taken; ``lbfgs_iterations`` L-BFGS iterations taken.
@@ -87,6 +90,8 @@ class PINNStageReport:
     kappa: float
     kappa_hat: float
     gamma: float
+    gamma_rounds: tuple
+    loss_parts: np.ndarray | None
     gamma_g: float
     num_collocation: int
     adam_steps: int
@@ -155,13 +160,32 @@ class MultiStagePINN:
         lbfgs_iterations: L-BFGS iterations per stage (0 skips L-BFGS, e.g. for a last stage).
         gradient_enhanced: Add the gPINN gradient loss of eq. (3.38).
         epsilon: ``"auto"`` (eq. 3.19) or hand-set prefactors for stages >= 1.
-        gamma: ``"auto"`` (eq. 3.32) or hand-set equation weights.
+        gamma: ``"auto"`` (eq. 3.32), ``"pretrain"`` (Algorithm 3: pre-training rounds of
+            ``pretrain_steps`` Adam steps from ``pretrain_initial_gamma`` until the convergence
+            ratio meets criterion 3.36, see :func:`msnn_tf.pinn.pretrain_equation_weight`) or
+            hand-set equation weights.
+        pretrain_steps: ``N_0`` of Algorithm 3.
+        pretrain_initial_gamma: First weight Algorithm 3 tries.
+        pretrain_max_rounds: Rounds of Algorithm 3 before it gives up (1 measures ``R_c`` of
+            ``pretrain_initial_gamma`` and trains with it).
+        record_loss_parts: Record ``(L_d, L_e)`` before every Adam step in the stage report's
+            ``loss_parts`` (costs one more loss evaluation per step).
         gamma_g: ``"auto"`` (eq. 3.40) or hand-set gradient-loss weights (gPINN only).
         kappa: ``"auto"`` or hand-set scale factors ``kappa`` for stages >= 1 (Xavier-normal first
             layers then, eq. 2.8).
         first_layer_init: ``"spectrum"`` (frequencies drawn from the residual's spectrum, kappa = 1)
             or ``"xavier"`` (eq. 2.9 with ``kappa_factor``).
         kappa_factor: ``kappa_hat / (pi f_d)`` with ``"xavier"``.
+        first_stage_epsilon: Magnitude prefactor of stage 0 (1: a plain PINN). For a solution whose
+            magnitude is far from 1 (high-frequency source), set it from Algorithm 2
+            (:func:`msnn_tf.pinn.solution_magnitude`, section 3.1.3).
+        first_stage_activation: ``"tanh"`` (a plain PINN) or ``"sin"`` (a high-frequency solution,
+            with ``first_stage_kappa`` from eq. 2.9).
+        first_stage_kappa: Scale factor ``kappa`` of stage 0's first layer (Xavier-normal weights,
+            ``kappa_hat = kappa sqrt(Var)``, eq. 2.8).
+        resample_every: Draw fresh collocation points every this many Adam steps (the paper's
+            "Adam (SGD)", section 3.3.1; Fig. 10); 0 keeps them fixed. Frozen stages are
+            re-evaluated at each draw; RAR points stay; L-BFGS runs on the last draw.
         rar_points: Collocation points added to each stage >= 1 where the residual of the model so
             far is largest (RAR, section 3.3.2; chosen once per stage, see :meth:`refinement_points`).
         points_safety: Safety factor of eq. (2.10) for the collocation points.
@@ -175,6 +199,9 @@ class MultiStagePINN:
     def __init__(self, problem: Problem, width=20, depth: int = 3, num_collocation=256, adam_steps=(3000, 3000),
                  learning_rate=2e-3, decay_rate: float = 0.5, decay_steps: float = 1000.0, lbfgs_iterations=(5000, 5000),
                  gradient_enhanced: bool = False, epsilon="auto", gamma="auto", gamma_g="auto", kappa="auto", rar_points=0,
+                 resample_every=0, pretrain_steps: int = 500, pretrain_initial_gamma: float = 0.5, pretrain_max_rounds: int = 12,
+                 record_loss_parts: bool = False,
+                 first_stage_epsilon: float = 1.0, first_stage_activation: str = "tanh", first_stage_kappa: float = 1.0,
                  first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
                  max_collocation: int = 20000, grid_points: int | None = None, seed: int = 0, jit_compile: bool = True,
                  verbose: int = 1):
@@ -186,11 +213,33 @@ class MultiStagePINN:
             raise ValueError(f"`verbose` must be 0 or 1, got {verbose!r}")
         for name, value in (("epsilon", epsilon), ("gamma", gamma), ("gamma_g", gamma_g), ("kappa", kappa)):
             for v in (value if isinstance(value, (list, tuple)) else [value]):
+                if v == "pretrain" and name == "gamma":
+                    continue
                 if v != "auto" and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                    raise ValueError(f"`{name}` must be 'auto' or positive numbers, got {value!r}")
+                    allowed = "'auto', 'pretrain'" if name == "gamma" else "'auto'"
+                    raise ValueError(f"`{name}` must be {allowed} or positive numbers, got {value!r}")
         for v in (gamma if isinstance(gamma, (list, tuple)) else [gamma]):
-            if v != "auto" and not v < 1:
+            if v not in ("auto", "pretrain") and not v < 1:
                 raise ValueError(f"`gamma` must be in (0, 1), got {gamma!r}")
+        for v in (resample_every if isinstance(resample_every, (list, tuple)) else [resample_every]):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"`resample_every` must hold non-negative integers, got {resample_every!r}")
+        if not (isinstance(pretrain_initial_gamma, (int, float)) and 0 < pretrain_initial_gamma < 1):
+            raise ValueError(f"`pretrain_initial_gamma` must be in (0, 1), got {pretrain_initial_gamma!r}")
+        self.resample_every = resample_every
+        if not (isinstance(first_stage_epsilon, (int, float)) and math.isfinite(first_stage_epsilon) and first_stage_epsilon > 0):
+            raise ValueError(f"`first_stage_epsilon` must be positive and finite, got {first_stage_epsilon!r}")
+        if first_stage_activation not in ("tanh", "sin"):
+            raise ValueError(f"`first_stage_activation` must be 'tanh' or 'sin', got {first_stage_activation!r}")
+        if not (isinstance(first_stage_kappa, (int, float)) and math.isfinite(first_stage_kappa) and first_stage_kappa > 0):
+            raise ValueError(f"`first_stage_kappa` must be positive and finite, got {first_stage_kappa!r}")
+        self.first_stage_epsilon = float(first_stage_epsilon)
+        self.first_stage_activation = first_stage_activation
+        self.first_stage_kappa = float(first_stage_kappa)
+        self.pretrain_steps = positive_int("pretrain_steps", pretrain_steps)
+        self.pretrain_initial_gamma = float(pretrain_initial_gamma)
+        self.pretrain_max_rounds = positive_int("pretrain_max_rounds", pretrain_max_rounds)
+        self.record_loss_parts = bool(record_loss_parts)
         self.problem = problem
         self.width = width
         self.depth = positive_int("depth", depth)
@@ -363,19 +412,26 @@ class MultiStagePINN:
                 columns[i] = columns[i] + tf.reduce_sum(through * partials.values[higher], axis=1)
         return tf.stack(columns, axis=1)
 
-    def _collocation(self, stage, frequencies):
+    def _collocation(self, stage, frequencies, draw: int = 0, refinement=None):
         domain = self.problem.domain
         base = int(per_stage("num_collocation", self.num_collocation, stage))
         scaled = frequencies * (domain.upper - domain.lower) / 2.0
         per_axis = [spectral.min_points_for_frequency(f, self.points_safety) for f in scaled]
         wanted = min(self.max_collocation, max(base, int(np.prod(per_axis))))
-        points = domain.sample(wanted, "latin_hypercube", seed=self.seed + 1000 * stage)
+        seed = self.seed + 1000 * stage + (0 if draw == 0 else 100003 * draw)
+        points = domain.sample(wanted, "latin_hypercube", seed=seed)
         if domain.dim == 1:
             points = np.concatenate([points, domain.lower[None, :], domain.upper[None, :]])
+        if refinement is not None:
+            points = np.concatenate([points, refinement])
+        return points
+
+    def _refinement(self, stage):
+        """The RAR points of stage ``stage`` (``None`` without), chosen once per stage."""
         extra = int(per_stage("rar_points", self.rar_points, stage))
         if extra > 0 and self.model.num_stages > 0:
-            points = np.concatenate([points, self.refinement_points(extra, seed=self.seed + 1000 * stage + 1)])
-        return points
+            return self.refinement_points(extra, seed=self.seed + 1000 * stage + 1)
+        return None
 
     def refinement_points(self, count: int, candidates: int | None = None, seed: int | None = None) -> np.ndarray:
         """RAR (residual-based adaptive refinement, section 3.3.2): the ``count`` points, among
@@ -404,9 +460,10 @@ class MultiStagePINN:
         eps_r, frequencies, betas, estimate, gamma_g, residual_values = self._analyse()
         first_layer_frequencies = None
         if stage == 0:
-            epsilon, activation, kappa = 1.0, "tanh", 1.0
+            epsilon, activation, kappa = self.first_stage_epsilon, self.first_stage_activation, self.first_stage_kappa
+            output_scale = 1.0
             condition_rms = float("nan")
-            data_scale = 1.0
+            data_scale = epsilon
         else:
             hand = per_stage("epsilon", self.epsilon, stage - 1)
             # Eq. (3.19) assumes the conditions are met; an error driven by the conditions (e.g. u(0)) has
@@ -414,6 +471,10 @@ class MultiStagePINN:
             x_cond, y_cond = problem.condition_data(seed=self.seed)
             condition_rms = spectral.rms(y_cond - self.model.predict(x_cond))
             epsilon = max(estimate, condition_rms) if hand == "auto" else float(hand)
+            # When the condition mismatch sets epsilon above eq. (3.19)'s estimate, a network started at
+            # unit output would put a residual (eps / estimate) x eps_r into the equation at its
+            # frequencies: start its output layer at estimate / eps of its size instead.
+            output_scale = estimate / epsilon if (hand == "auto" and 0 < estimate < epsilon) else 1.0
             activation = "sin"
             data_scale = epsilon
             scaled_frequencies = frequencies * (problem.domain.upper - problem.domain.lower) / 2.0
@@ -430,34 +491,69 @@ class MultiStagePINN:
                 kappa = spectral.kappa_for_frequency(float(np.max(scaled_frequencies)), fan_in=d, units=width,
                                                      factor=self.kappa_factor)
         hand_gamma = per_stage("gamma", self.gamma, stage)
-        gamma = (data_scale**2 / (data_scale**2 + eps_r**2)) if hand_gamma == "auto" else float(hand_gamma)
+        gamma = (data_scale**2 / (data_scale**2 + eps_r**2)) if hand_gamma in ("auto", "pretrain") else float(hand_gamma)
         hand_gamma_g = per_stage("gamma_g", self.gamma_g, stage)
         gamma_g = 0.0 if not self.gradient_enhanced else (gamma_g if hand_gamma_g == "auto" else float(hand_gamma_g))
 
-        network = build_stage_network(d, width=width, depth=self.depth, kappa=kappa, first_activation=activation,
-                                      bias_initializer="zeros" if activation == "tanh" else "phase",
-                                      seed=self.seed + 1000 * stage, name=f"stage_{stage}",
-                                      first_layer_frequencies=first_layer_frequencies, output_dim=problem.output_dim)
+        def new_network():
+            built = build_stage_network(d, width=width, depth=self.depth, kappa=kappa, first_activation=activation,
+                                        bias_initializer="zeros" if activation == "tanh" else "phase",
+                                        seed=self.seed + 1000 * stage, name=f"stage_{stage}",
+                                        first_layer_frequencies=first_layer_frequencies, output_dim=problem.output_dim)
+            if output_scale != 1.0:
+                built.layers[-1].kernel.assign(built.layers[-1].kernel * output_scale)
+            return built
+
+        network = new_network()
         kappa_hat = (network.layers[0].kappa_hat if first_layer_frequencies is None else
                      float(2.0 * math.pi * np.sqrt(np.mean(np.sum(first_layer_frequencies**2, axis=1)))))
-        x_c_np = self._collocation(stage, frequencies)
+        refinement = self._refinement(stage)
+        x_c_np = self._collocation(stage, frequencies, refinement=refinement)
         x_d_np, y_d_np = problem.condition_data(seed=self.seed + 1000 * stage)
         printer = printer or ProgressPrinter(0)
+
+        # Collocation points and the frozen stages' partials there live in variables: resampling
+        # (``resample_every``) assigns new values; the compiled objective reads them.
+        resample_every = int(per_stage("resample_every", self.resample_every, stage))
+        keys = self._residual_keys(plus_one=self.gradient_enhanced)
+        x_c = tf.Variable(x_c_np, trainable=False, name="collocation")
+        frozen_values = {k: tf.Variable(v, trainable=False) for k, v in self._model_partials(tf.constant(x_c_np), keys).values.items()}
+        x_d, y_d = tf.constant(x_d_np), tf.constant(y_d_np)
+        frozen_data = tf.constant(self.model.predict(x_d_np) if self.model.num_stages else np.zeros_like(y_d_np))
+        draws = [0]
+
+        def resample(step=None):
+            draws[0] += 1
+            points = self._collocation(stage, frequencies, draw=draws[0], refinement=refinement)
+            x_c.assign(points)
+            for key, value in self._model_partials(tf.constant(points), keys).values.items():
+                frozen_values[key].assign(value)
+
+        def objective(gamma, network):
+            # Loss normalisation: both terms are O(1) at the stage start (eq. 3.32 balance, see module doc).
+            loss_scale = (1.0 - gamma) * data_scale**2 + gamma * eps_r**2
+            loss_scale = loss_scale if loss_scale > 0 else 1.0
+            return self._objective(network, x_c, x_d, y_d, frozen_values, frozen_data, keys, epsilon, gamma, gamma_g,
+                                   loss_scale)
+
+        gamma_rounds = ()
+        if hand_gamma == "pretrain":
+            def build(trial_gamma):
+                vg, trial_flat, trial_parts = objective(trial_gamma, new_network())
+                return vg, trial_parts, trial_flat.pack()
+
+            search = pretrain_equation_weight(
+                build, initial_gamma=self.pretrain_initial_gamma, pretrain_steps=self.pretrain_steps,
+                learning_rate=learning_rate, jit_compile=self.jit_compile, max_rounds=self.pretrain_max_rounds,
+                callback=lambda i, g, r: printer(f"stage {stage}: Algorithm 3 round {i}: gamma {g:.3e}, R_c {r:.3e}"))
+            gamma, gamma_rounds = search.gamma, search.rounds
         printer(f"stage {stage}: epsilon {epsilon:.3e}, residual RMS {eps_r:.3e}, f_d {np.array2string(frequencies, precision=2)}, "
                 f"gamma {gamma:.2e}, gamma_g {gamma_g:.2e}, kappa_hat {kappa_hat:.2f} ({activation}), "
-                f"{x_c_np.shape[0]} collocation points")
-
-        x_c, x_d, y_d = tf.constant(x_c_np), tf.constant(x_d_np), tf.constant(y_d_np)
-        keys = self._residual_keys(plus_one=self.gradient_enhanced)
-        frozen = self._model_partials(x_c, keys)  # computed once per stage (item 7)
-        frozen_values = {k: tf.constant(v.numpy()) for k, v in frozen.values.items()}
-        frozen_data = tf.constant(self.model.predict(x_d_np) if self.model.num_stages else np.zeros_like(y_d_np))
-        # Loss normalisation: both terms are O(1) at the stage start (eq. 3.32 balance, see module doc).
-        loss_scale = (1.0 - gamma) * data_scale**2 + gamma * eps_r**2
-        loss_scale = loss_scale if loss_scale > 0 else 1.0
-        value_and_gradients, flat, parts = self._objective(network, x_c, x_d, y_d, frozen_values, frozen_data, keys,
-                                                           epsilon, gamma, gamma_g, loss_scale)
-        return dict(condition_rms=condition_rms, epsilon=epsilon, eps_r=eps_r, frequencies=frequencies, betas=betas, estimate=estimate, kappa=kappa,
+                f"{x_c_np.shape[0]} collocation points" + (f", resampled every {resample_every} Adam steps" if resample_every else ""))
+        value_and_gradients, flat, parts = objective(gamma, network)
+        return dict(gamma_rounds=gamma_rounds, resample=resample if resample_every else None, resample_every=resample_every,
+                    collocation=x_c, frozen_values=frozen_values, keys=keys, resample_now=resample,
+                    condition_rms=condition_rms, epsilon=epsilon, eps_r=eps_r, frequencies=frequencies, betas=betas, estimate=estimate, kappa=kappa,
                     kappa_hat=kappa_hat, gamma=gamma, gamma_g=gamma_g, network=network, num_collocation=int(x_c_np.shape[0]),
                     value_and_gradients=value_and_gradients, flat=flat, parts=parts, adam_steps=adam_steps,
                     lbfgs_iterations=lbfgs_iterations, learning_rate=learning_rate)
@@ -471,7 +567,8 @@ class MultiStagePINN:
         callback = printer.optimizer_callback(stage, "adam", adam_steps) if self.verbose else None
         adam = adam_minimize(value_and_gradients, flat.pack(), adam_steps, learning_rate=learning_rate,
                              decay_rate=self.decay_rate, decay_steps=self.decay_steps, jit_compile=self.jit_compile,
-                             callback=callback)
+                             callback=callback, resample=setup["resample"], resample_every=setup["resample_every"] or None,
+                             record=(lambda p: tf.stack(parts(p))) if self.record_loss_parts else None)
         failure = adam.message if adam.failed else None
         position = adam.position
         losses = [adam.losses]
@@ -506,7 +603,7 @@ class MultiStagePINN:
             dominant_frequency=tuple(float(f) for f in frequencies), beta_rms=betas,
             beta_keys=tuple(tuple(int(o) for o in k) for k in self._residual_keys()),
             condition_rms=float(setup["condition_rms"]), kappa=float(kappa),
-            kappa_hat=float(kappa_hat), gamma=float(gamma), gamma_g=float(gamma_g), num_collocation=setup["num_collocation"],
+            kappa_hat=float(kappa_hat), gamma=float(gamma), gamma_rounds=setup["gamma_rounds"], loss_parts=adam.records, gamma_g=float(gamma_g), num_collocation=setup["num_collocation"],
             adam_steps=adam.num_steps, lbfgs_iterations=0 if lbfgs is None else lbfgs.num_iterations,
             losses=np.concatenate(losses), loss_iterations=np.concatenate(iterations).astype(float),
             data_loss=data_loss, equation_loss=equation_loss, residual_rms_after=float(after_r),
@@ -525,23 +622,26 @@ class MultiStagePINN:
         residual_keys = self._residual_keys()
 
         def losses(position):
+            x_c_now = tf.convert_to_tensor(x_c)
+            frozen_now = {k: tf.convert_to_tensor(v) for k, v in frozen.items()}
+
             def u_new(x):
                 output, _ = network.stateless_call(flat.unpack(position), non_trainable, scaling(x))
                 return output
 
-            new = partial_derivatives(u_new, x_c, _requests(keys))
-            values = {k: frozen[k] + eps * new.values[k] for k in keys}
+            new = partial_derivatives(u_new, x_c_now, _requests(keys))
+            values = {k: frozen_now[k] + eps * new.values[k] for k in keys}
             partials = Partials(values, d, names)
             if gamma_g > 0:
                 with tf.GradientTape(persistent=True) as tape:
-                    tape.watch(x_c)
+                    tape.watch(x_c_now)
                     for key in residual_keys:
                         tape.watch(values[key])
-                    residual = problem.residual_values(x_c, partials)
-                gradient = self._residual_gradient(tape, x_c, residual, partials)
+                    residual = problem.residual_values(x_c_now, partials)
+                gradient = self._residual_gradient(tape, x_c_now, residual, partials)
                 gradient_loss = tf.reduce_mean(tf.reduce_sum(tf.square(gradient), axis=1))
             else:
-                residual = problem.residual_values(x_c, partials)
+                residual = problem.residual_values(x_c_now, partials)
                 gradient_loss = tf.constant(0.0, tf.float64)
             u_data = frozen_data + eps * u_new(x_d)
             data_loss = tf.reduce_mean(tf.square(u_data - y_d))
