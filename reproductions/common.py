@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 __all__ = [
+    "POISSON_AMPLITUDE",
     "RESULTS",
     "chirp",
     "chirp_derivative",
@@ -28,6 +29,9 @@ __all__ = [
     "iteration_curve",
     "ode_problem",
     "parse_args",
+    "poisson_first_stage",
+    "poisson_problem",
+    "poisson_source",
     "pinn_stage_summary",
     "pyplot",
     "smooth_target",
@@ -223,4 +227,37 @@ def chirp_derivative(x, m):
 
 def pinn_stage_summary(report) -> dict:
     """A PINN stage report as a dict without its per-iteration loss history (kept out of metrics.json)."""
-    return {k: v for k, v in report.to_dict().items() if k not in ("losses", "loss_iterations")}
+    return {k: v for k, v in report.to_dict().items() if k not in ("losses", "loss_iterations", "loss_parts")}
+
+
+POISSON_AMPLITUDE = 1.0 / (2 * (6 * math.pi) ** 2)
+
+
+def poisson_source(x):
+    """Source of eq. (3.20), ``-sin(6 pi x) sin(6 pi y)``, for ``(N, 2)`` TensorFlow points."""
+    import tensorflow as tf
+
+    return -tf.sin(6 * math.pi * x[:, :1]) * tf.sin(6 * math.pi * x[:, 1:])
+
+
+def poisson_problem(points_per_face: int = 50):
+    """Eq. (3.20): ``u_xx + u_yy = -sin(6 pi x) sin(6 pi y)`` on [-1, 1]^2, zero boundary; exact (3.21)."""
+    from msnn_tf import pinn
+
+    return pinn.Problem(pinn.Rectangle([-1, -1], [1, 1]), lambda x, u, d: d["xx"] + d["yy"] - poisson_source(x),
+                        ["xx", "yy"], [pinn.DirichletBoundary(lambda x: np.zeros(len(x)), points_per_face=points_per_face)],
+                        exact=lambda x: POISSON_AMPLITUDE * np.sin(6 * np.pi * x[:, :1]) * np.sin(6 * np.pi * x[:, 1:]))
+
+
+def poisson_first_stage(problem, width: int = 20):
+    """Stage-0 settings for eq. (3.20) from section 3.1: eps_0 by Algorithm 2 (RMS of the solution) and
+    a sin first layer with kappa from eq. (2.9) (kappa_hat = 1.5 pi f_d) at the source's f_d per axis."""
+    import msnn_tf as msnn
+    from msnn_tf import pinn
+
+    magnitude = pinn.solution_magnitude(problem, poisson_source, num_points=121)
+    grid = np.linspace(-1, 1, 241)
+    points = np.stack(np.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
+    f_d = float(np.max(msnn.dominant_frequencies(points, poisson_source(points).numpy()[:, 0])))
+    kappa = msnn.kappa_for_frequency(f_d, fan_in=2, units=width, factor=1.5)
+    return dict(first_stage_epsilon=magnitude.epsilon, first_stage_activation="sin", first_stage_kappa=kappa), f_d

@@ -124,3 +124,18 @@ def test_adam_resamples_at_multiples_and_keeps_the_last_position():
     np.testing.assert_allclose(result.position.numpy(), [1.009, -1.991, 3.009], rtol=0, atol=1e-3)
     with pytest.raises(ValueError, match="resample_every"):
         msnn.adam_minimize(_shifted_quadratic(0.0), np.zeros(3), 10, resample=resample)
+
+
+def test_adam_halves_the_learning_rate_on_a_plateau():
+    # A constant objective plateaus at once: cuts every 2 * window steps (checked at block ends).
+    def flat(p):
+        return tf.reduce_sum(p * 0.0) + 1.0, tf.zeros_like(p)
+
+    result = msnn.adam_minimize(flat, np.zeros(2), 1000, block_size=100, plateau_window=100)
+    assert result.learning_rate_cuts == (200, 400, 600, 800)
+    # A steadily falling objective never plateaus.
+    falling = msnn.adam_minimize(_shifted_quadratic(0.0), np.zeros(3), 300, learning_rate=1e-3, block_size=50,
+                                 plateau_window=50)
+    assert falling.learning_rate_cuts == ()
+    with pytest.raises(ValueError, match="plateau_factor"):
+        msnn.adam_minimize(flat, np.zeros(2), 10, plateau_window=5, plateau_factor=1.5)

@@ -97,6 +97,8 @@ def test_first_stage_settings():
                          ({"first_stage_kappa": math.inf}, "first_stage_kappa"),
                          ({"resample_every": -1}, "resample_every"),
                          ({"gamma": "pretrainx"}, "gamma"),
-                         ({"pretrain_initial_gamma": 1.0}, "pretrain_initial_gamma")):
+                         ({"pretrain_initial_gamma": 1.0}, "pretrain_initial_gamma"),
+                         ({"plateau_window": 0}, "plateau_window"),
+                         ({"sin_bias_initializer": "ones"}, "sin_bias_initializer")):
         with pytest.raises(ValueError, match=word):
             msnn.MultiStagePINN(ode_problem(), **kwargs)

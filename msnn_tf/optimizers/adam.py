@@ -32,6 +32,7 @@ class AdamResults(NamedTuple):
         message: Why the run stopped.
         wall_time: Seconds spent, compilation included.
         records: ``record(position)`` before each step, ``(num_steps, k)`` (``None`` without ``record``).
+        learning_rate_cuts: Steps after which a plateau cut the learning rate (``plateau_window``).
     """
 
     position: tf.Tensor
@@ -44,6 +45,7 @@ class AdamResults(NamedTuple):
     message: str
     wall_time: float
     records: np.ndarray | None = None
+    learning_rate_cuts: tuple = ()
 
 
 def _make_block(value_and_gradients_function, block_size, beta_1, beta_2, epsilon, jit_compile, dtype, record=None):
@@ -120,6 +122,8 @@ def adam_minimize(
     resample: Callable[[int], None] | None = None,
     resample_every: int | None = None,
     record: Callable | None = None,
+    plateau_window: int | None = None,
+    plateau_factor: float = 0.5,
 ) -> AdamResults:
     """Minimises a function of a flat float vector with Adam (Kingma & Ba, 2015).
 
@@ -149,6 +153,13 @@ def adam_minimize(
         record: Optional ``record(position) -> 1-D tensor`` evaluated (compiled) before every step,
             e.g. the loss components of Algorithm 3; returned as :attr:`AdamResults.records`.
 
+        plateau_window: If set, multiply the learning rate by ``plateau_factor`` when the loss stops
+            falling: the mean over the last ``plateau_window`` steps is not below the mean over the
+            ``plateau_window`` steps before by more than the spread (standard deviation) of the last
+            window. Checked at block ends, at least ``2 * plateau_window`` steps after the previous
+            cut (the reference PINN's rule).
+        plateau_factor: See ``plateau_window``; in ``(0, 1)``.
+
     Returns:
         :class:`AdamResults` holding the best position seen (the last one with ``resample``).
 
@@ -162,6 +173,11 @@ def adam_minimize(
             raise ValueError(f"`{name}` must be positive, got {value!r}")
     if not 0 < decay_rate <= 1:
         raise ValueError(f"`decay_rate` must be in (0, 1], got {decay_rate!r}")
+    if plateau_window is not None:
+        if isinstance(plateau_window, bool) or not isinstance(plateau_window, (int, np.integer)) or plateau_window <= 0:
+            raise ValueError(f"`plateau_window` must be a positive integer or None, got {plateau_window!r}")
+        if not 0 < plateau_factor < 1:
+            raise ValueError(f"`plateau_factor` must be in (0, 1), got {plateau_factor!r}")
     if resample is not None:
         if isinstance(resample_every, bool) or not isinstance(resample_every, (int, np.integer)) or resample_every <= 0:
             raise ValueError(f"`resample_every` must be a positive integer with `resample`, got {resample_every!r}")
@@ -183,7 +199,8 @@ def adam_minimize(
     best_position = tf.identity(position)  # a distinct tensor: aliasing inputs would force a retrace
     constants = [tf.constant(learning_rate, dtype), tf.constant(decay_rate, dtype), tf.constant(float(decay_steps), dtype)]
     history, times, block_steps, recorded = [], [], [], []
-    done = reported = 0
+    done = reported = last_cut = 0
+    cuts = []
     finite = True
     timed_out = False
     while done < num_steps and finite and not timed_out:
@@ -208,6 +225,13 @@ def adam_minimize(
             callback(done, float(history[-1][-1]), times[-1])
         if resample is not None and finite and done < num_steps and done % int(resample_every) == 0:
             resample(done)
+        if plateau_window is not None and done - last_cut >= 2 * plateau_window and done < num_steps:
+            recent_losses = np.concatenate(history)
+            recent, previous = recent_losses[-plateau_window:], recent_losses[-2 * plateau_window:-plateau_window]
+            if np.mean(previous) - np.mean(recent) <= np.std(recent):
+                cuts.append(done)
+                last_cut = done
+                constants[0] = tf.constant(learning_rate * plateau_factor ** len(cuts), dtype)
     losses = np.concatenate(history) if history else np.zeros(0)
     failed = not finite
     if failed:
@@ -224,4 +248,4 @@ def adam_minimize(
         best_position = as_position(initial_position)
     records = np.concatenate(recorded) if recorded else None
     return AdamResults(best_position, best, done, losses, np.asarray(times), np.asarray(block_steps, dtype=int), failed,
-                       message, time.perf_counter() - start, records)
+                       message, time.perf_counter() - start, records, tuple(cuts))

@@ -168,6 +168,10 @@ class MultiStagePINN:
         pretrain_initial_gamma: First weight Algorithm 3 tries.
         pretrain_max_rounds: Rounds of Algorithm 3 before it gives up (1 measures ``R_c`` of
             ``pretrain_initial_gamma`` and trains with it).
+        sin_bias_initializer: ``"phase"`` (uniform in [-pi, pi]) or ``"zeros"`` (the reference code)
+            for the biases of sin first layers.
+        plateau_window: Halve Adam's learning rate when the loss stops falling over windows of this many
+            steps (see :func:`msnn_tf.adam_minimize`); ``None`` keeps the exponential decay only.
         record_loss_parts: Record ``(L_d, L_e)`` before every Adam step in the stage report's
             ``loss_parts`` (costs one more loss evaluation per step).
         gamma_g: ``"auto"`` (eq. 3.40) or hand-set gradient-loss weights (gPINN only).
@@ -200,7 +204,7 @@ class MultiStagePINN:
                  learning_rate=2e-3, decay_rate: float = 0.5, decay_steps: float = 1000.0, lbfgs_iterations=(5000, 5000),
                  gradient_enhanced: bool = False, epsilon="auto", gamma="auto", gamma_g="auto", kappa="auto", rar_points=0,
                  resample_every=0, pretrain_steps: int = 500, pretrain_initial_gamma: float = 0.5, pretrain_max_rounds: int = 12,
-                 record_loss_parts: bool = False,
+                 record_loss_parts: bool = False, plateau_window: int | None = None, sin_bias_initializer: str = "phase",
                  first_stage_epsilon: float = 1.0, first_stage_activation: str = "tanh", first_stage_kappa: float = 1.0,
                  first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
                  max_collocation: int = 20000, grid_points: int | None = None, seed: int = 0, jit_compile: bool = True,
@@ -240,6 +244,12 @@ class MultiStagePINN:
         self.pretrain_initial_gamma = float(pretrain_initial_gamma)
         self.pretrain_max_rounds = positive_int("pretrain_max_rounds", pretrain_max_rounds)
         self.record_loss_parts = bool(record_loss_parts)
+        if plateau_window is not None:
+            positive_int("plateau_window", plateau_window)
+        self.plateau_window = plateau_window
+        if sin_bias_initializer not in ("phase", "zeros"):
+            raise ValueError(f"`sin_bias_initializer` must be 'phase' or 'zeros', got {sin_bias_initializer!r}")
+        self.sin_bias_initializer = sin_bias_initializer
         self.problem = problem
         self.width = width
         self.depth = positive_int("depth", depth)
@@ -497,7 +507,7 @@ class MultiStagePINN:
 
         def new_network():
             built = build_stage_network(d, width=width, depth=self.depth, kappa=kappa, first_activation=activation,
-                                        bias_initializer="zeros" if activation == "tanh" else "phase",
+                                        bias_initializer="zeros" if activation == "tanh" else self.sin_bias_initializer,
                                         seed=self.seed + 1000 * stage, name=f"stage_{stage}",
                                         first_layer_frequencies=first_layer_frequencies, output_dim=problem.output_dim)
             if output_scale != 1.0:
@@ -568,7 +578,8 @@ class MultiStagePINN:
         adam = adam_minimize(value_and_gradients, flat.pack(), adam_steps, learning_rate=learning_rate,
                              decay_rate=self.decay_rate, decay_steps=self.decay_steps, jit_compile=self.jit_compile,
                              callback=callback, resample=setup["resample"], resample_every=setup["resample_every"] or None,
-                             record=(lambda p: tf.stack(parts(p))) if self.record_loss_parts else None)
+                             record=(lambda p: tf.stack(parts(p))) if self.record_loss_parts else None,
+                             plateau_window=self.plateau_window)
         failure = adam.message if adam.failed else None
         position = adam.position
         losses = [adam.losses]
