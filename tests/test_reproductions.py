@@ -33,7 +33,8 @@ def run(name, out):
 
 
 def test_every_figure_has_a_script():
-    expected = {"fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig15", "fig16", "reference"}
+    expected = {"fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "fig08", "fig09", "fig10", "fig11",
+                "fig13", "fig15", "fig16", "reference"}
     assert expected <= {n.split("_")[0] for n in NAMES}
 
 
@@ -60,6 +61,11 @@ def test_quick_run(name, tmp_path):
         raw = {r["magnitude"]: r["raw"] for r in metrics["sweep"]}
         normalised = {r["magnitude"]: r["normalised"] for r in metrics["sweep"]}
         assert raw[1000.0] > normalised[1000.0]
+    if name.startswith("fig09"):
+        # Algorithm 3 ran at least one round and its gamma is a weight in (0, 1).
+        assert metrics["algorithm_3_rounds"] and 0 < metrics["gamma_algorithm_3"] < 1
+    if name.startswith("fig10"):
+        assert set(metrics["results"]) == {"L-BFGS", "Adam (GD, fixed points)", "Adam (SGD, resampled every 100)"}
     if name.startswith("reference"):
         runs = metrics["runs"]
         assert math.isfinite(runs["hand-set"]["rms_error"]) and math.isfinite(runs["automatic"]["rms_error"])
