@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_float64_matrix", "check_float_dtype", "per_stage", "positive_int"]
+__all__ = ["as_float64_matrix", "check_float_dtype", "non_negative_ints", "per_stage", "positive_finite", "positive_int"]
 
 
 def positive_int(name: str, value) -> int:
@@ -12,6 +12,23 @@ def positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
     return int(value)
+
+
+def positive_finite(name: str, value) -> float:
+    """``value`` as a float, or ``ValueError`` naming ``name`` when it is not a positive finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be positive and finite, got {value!r}")
+    return float(value)
+
+
+def non_negative_ints(name: str, value):
+    """``value`` (an int or a per-stage sequence of ints) unchanged, or ``ValueError`` naming ``name``
+    when any entry is not a non-negative integer."""
+    for v in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"`{name}` must hold non-negative integers, got {value!r}")
+    return value
 
 
 def as_float64_matrix(name: str, value, columns: int | None = None) -> np.ndarray:

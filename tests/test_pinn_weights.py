@@ -64,7 +64,7 @@ def one_stage():
 def test_resampling_draws_new_points_and_recomputes_frozen_stages(one_stage):
     setup = one_stage._prepare_stage(1)
     before = setup["collocation"].numpy().copy()
-    setup["resample_now"]()
+    setup["resample"]()
     after = setup["collocation"].numpy()
     assert after.shape == before.shape and np.all(np.abs(after) <= 1.0)
     assert np.min(np.abs(np.sort(after[:-2, 0]) - np.sort(before[:-2, 0]))) > 0  # every interior point moved

@@ -32,7 +32,7 @@ from msnn_tf.pinn.problem import Problem
 from msnn_tf.pinn.weights import pretrain_equation_weight
 from msnn_tf.reporting import ProgressPrinter
 from msnn_tf.staged_model import StagedModel
-from msnn_tf.validation import as_float64_matrix, per_stage, positive_int
+from msnn_tf.validation import as_float64_matrix, non_negative_ints, per_stage, positive_finite, positive_int
 
 __all__ = ["MultiStagePINN", "PINNHistory", "PINNStageReport"]
 
@@ -225,21 +225,14 @@ class MultiStagePINN:
         for v in (gamma if isinstance(gamma, (list, tuple)) else [gamma]):
             if v not in ("auto", "pretrain") and not v < 1:
                 raise ValueError(f"`gamma` must be in (0, 1), got {gamma!r}")
-        for v in (resample_every if isinstance(resample_every, (list, tuple)) else [resample_every]):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"`resample_every` must hold non-negative integers, got {resample_every!r}")
         if not (isinstance(pretrain_initial_gamma, (int, float)) and 0 < pretrain_initial_gamma < 1):
             raise ValueError(f"`pretrain_initial_gamma` must be in (0, 1), got {pretrain_initial_gamma!r}")
-        self.resample_every = resample_every
-        if not (isinstance(first_stage_epsilon, (int, float)) and math.isfinite(first_stage_epsilon) and first_stage_epsilon > 0):
-            raise ValueError(f"`first_stage_epsilon` must be positive and finite, got {first_stage_epsilon!r}")
+        self.resample_every = non_negative_ints("resample_every", resample_every)
         if first_stage_activation not in ("tanh", "sin"):
             raise ValueError(f"`first_stage_activation` must be 'tanh' or 'sin', got {first_stage_activation!r}")
-        if not (isinstance(first_stage_kappa, (int, float)) and math.isfinite(first_stage_kappa) and first_stage_kappa > 0):
-            raise ValueError(f"`first_stage_kappa` must be positive and finite, got {first_stage_kappa!r}")
-        self.first_stage_epsilon = float(first_stage_epsilon)
+        self.first_stage_epsilon = positive_finite("first_stage_epsilon", first_stage_epsilon)
         self.first_stage_activation = first_stage_activation
-        self.first_stage_kappa = float(first_stage_kappa)
+        self.first_stage_kappa = positive_finite("first_stage_kappa", first_stage_kappa)
         self.pretrain_steps = positive_int("pretrain_steps", pretrain_steps)
         self.pretrain_initial_gamma = float(pretrain_initial_gamma)
         self.pretrain_max_rounds = positive_int("pretrain_max_rounds", pretrain_max_rounds)
@@ -264,10 +257,7 @@ class MultiStagePINN:
         self.gamma = gamma
         self.gamma_g = gamma_g
         self.kappa = kappa
-        for v in (rar_points if isinstance(rar_points, (list, tuple)) else [rar_points]):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"`rar_points` must hold non-negative integers, got {rar_points!r}")
-        self.rar_points = rar_points
+        self.rar_points = non_negative_ints("rar_points", rar_points)
         self.first_layer_init = first_layer_init
         self.kappa_factor = float(kappa_factor)
         self.points_safety = float(points_safety)
@@ -561,8 +551,8 @@ class MultiStagePINN:
                 f"gamma {gamma:.2e}, gamma_g {gamma_g:.2e}, kappa_hat {kappa_hat:.2f} ({activation}), "
                 f"{x_c_np.shape[0]} collocation points" + (f", resampled every {resample_every} Adam steps" if resample_every else ""))
         value_and_gradients, flat, parts = objective(gamma, network)
-        return dict(gamma_rounds=gamma_rounds, resample=resample if resample_every else None, resample_every=resample_every,
-                    collocation=x_c, frozen_values=frozen_values, keys=keys, resample_now=resample,
+        return dict(gamma_rounds=gamma_rounds, resample=resample, resample_every=resample_every,
+                    collocation=x_c, frozen_values=frozen_values, keys=keys,
                     condition_rms=condition_rms, epsilon=epsilon, eps_r=eps_r, frequencies=frequencies, betas=betas, estimate=estimate, kappa=kappa,
                     kappa_hat=kappa_hat, gamma=gamma, gamma_g=gamma_g, network=network, num_collocation=int(x_c_np.shape[0]),
                     value_and_gradients=value_and_gradients, flat=flat, parts=parts, adam_steps=adam_steps,
@@ -577,7 +567,8 @@ class MultiStagePINN:
         callback = printer.optimizer_callback(stage, "adam", adam_steps) if self.verbose else None
         adam = adam_minimize(value_and_gradients, flat.pack(), adam_steps, learning_rate=learning_rate,
                              decay_rate=self.decay_rate, decay_steps=self.decay_steps, jit_compile=self.jit_compile,
-                             callback=callback, resample=setup["resample"], resample_every=setup["resample_every"] or None,
+                             callback=callback, resample=setup["resample"] if setup["resample_every"] else None,
+                             resample_every=setup["resample_every"] or None,
                              record=(lambda p: tf.stack(parts(p))) if self.record_loss_parts else None,
                              plateau_window=self.plateau_window)
         failure = adam.message if adam.failed else None
