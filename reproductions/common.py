@@ -35,6 +35,8 @@ __all__ = [
     "pinn_stage_summary",
     "pyplot",
     "smooth_target",
+    "square_grid",
+    "square_map",
     "stage_metrics",
     "train_network",
     "write_metrics",
@@ -249,6 +251,19 @@ def poisson_problem(points_per_face: int = 50):
                         exact=lambda x: POISSON_AMPLITUDE * np.sin(6 * np.pi * x[:, :1]) * np.sin(6 * np.pi * x[:, 1:]))
 
 
+def square_grid(n: int) -> np.ndarray:
+    """``n x n`` uniform points of [-1, 1]^2 as an ``(n * n, 2)`` array ("ij" order: reshape to (n, n))."""
+    axis = np.linspace(-1, 1, n)
+    return np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
+
+
+def square_map(fig, ax, values, title: str) -> None:
+    """``values`` on :func:`square_grid` (shape ``(n, n)``) as an image of [-1, 1]^2 with a colour bar."""
+    image = ax.imshow(values.T, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r")
+    fig.colorbar(image, ax=ax)
+    ax.set(xlabel="x", ylabel="y", title=title)
+
+
 def poisson_first_stage(problem, width: int = 20):
     """Stage-0 settings for eq. (3.20) from section 3.1: eps_0 by Algorithm 2 (RMS of the solution) and
     a sin first layer with kappa from eq. (2.9) (kappa_hat = 1.5 pi f_d) at the source's f_d per axis."""
@@ -256,8 +271,7 @@ def poisson_first_stage(problem, width: int = 20):
     from msnn_tf import pinn
 
     magnitude = pinn.solution_magnitude(problem, poisson_source, num_points=121)
-    grid = np.linspace(-1, 1, 241)
-    points = np.stack(np.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
+    points = square_grid(241)
     f_d = float(np.max(msnn.dominant_frequencies(points, poisson_source(points).numpy()[:, 0])))
     kappa = msnn.kappa_for_frequency(f_d, fan_in=2, units=width, factor=1.5)
     return dict(first_stage_epsilon=magnitude.epsilon, first_stage_activation="sin", first_stage_kappa=kappa), f_d

@@ -21,7 +21,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import common  # noqa: E402
@@ -39,8 +38,7 @@ def main(argv=None) -> int:
     problem = common.poisson_problem()
     to_one = pinn.solution_magnitude(problem, source, num_points=n)
     paper_rule = pinn.solution_magnitude(problem, source, num_points=n, learning_rate=0.5, target=None)
-    grid = np.linspace(-1, 1, n)
-    points = np.stack(np.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
+    points = common.square_grid(n)
     s = source(tf.constant(points)).numpy().reshape(n, n)
     exact = -s * EXACT_AMPLITUDE
 
@@ -67,9 +65,7 @@ def main(argv=None) -> int:
     axes = [fig.add_subplot(2, 4, i + 1) for i in range(4)]
     for ax, values, title in ((axes[0], s, "source s(x, y)"), (axes[1], exact, "exact solution (3.21)"),
                               (axes[2], to_one.alpha * s, f"guess alpha s, alpha = {to_one.alpha:.3e}")):
-        image = ax.imshow(values.T, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r")
-        fig.colorbar(image, ax=ax)
-        ax.set(xlabel="x", ylabel="y", title=title)
+        common.square_map(fig, ax, values, title)
     axes[3].semilogy(range(len(to_one.ratios)), to_one.ratios, "ko-", label="iterate to R = 1 (eta = 1)")
     axes[3].semilogy(range(len(paper_rule.ratios)), paper_rule.ratios, "rs--", label="paper rule (eta = 0.5)")
     axes[3].axhspan(0.1, 10, color="g", alpha=0.15, label="criterion (3.26)")
@@ -77,10 +73,8 @@ def main(argv=None) -> int:
     axes[3].legend(fontsize=8)
     for i, (label, case) in enumerate(cases.items()):
         ax = fig.add_subplot(2, 4, 5 + i)
-        image = ax.imshow(case["error"].T, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r")
-        fig.colorbar(image, ax=ax)
-        ax.set(xlabel="x", ylabel="y", title=f"error: {label}\nkappa_hat {case['kappa_hat']:.1f}, gamma {case['gamma']:.0e}, "
-                                           f"relative RMS {case['relative_rms_error']:.1e}")
+        common.square_map(fig, ax, case["error"], f"error: {label}\nkappa_hat {case['kappa_hat']:.1f}, "
+                                                  f"gamma {case['gamma']:.0e}, relative RMS {case['relative_rms_error']:.1e}")
     fig.tight_layout()
     fig.savefig(args.out / f"{NAME}.png", dpi=110)
     plt.close(fig)

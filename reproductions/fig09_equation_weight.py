@@ -67,17 +67,14 @@ def main(argv=None) -> int:
     print(f"Algorithm 3: gamma {gamma_alg3:.2e} after {len(report.gamma_rounds)} round(s), RMS error {report.true_rms:.2e}")
 
     n = 121
-    grid = np.linspace(-1, 1, n)
-    xy = np.stack(np.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
+    xy = common.square_grid(n)
     exact = problem.exact(xy)
     plt = common.pyplot()
     fig = plt.figure(figsize=(22, 9))
     for i, (label, (run_solver, run_report)) in enumerate(kept.items()):
         ax = fig.add_subplot(2, 5, 1 + i)
         error = (exact - run_solver.predict(xy))[:, 0].reshape(n, n)
-        image = ax.imshow(error.T, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r")
-        fig.colorbar(image, ax=ax)
-        ax.set(title=f"(a) error, {label}\nRMS {msnn.rms(error):.1e}", xlabel="x", ylabel="y")
+        common.square_map(fig, ax, error, f"(a) error, {label}\nRMS {msnn.rms(error):.1e}")
         ax = fig.add_subplot(2, 5, 6 + i)
         parts = run_report.loss_parts
         steps_axis = np.arange(1, len(parts) + 1)

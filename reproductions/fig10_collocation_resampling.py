@@ -64,17 +64,14 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - start
 
     n = 121
-    grid = np.linspace(-1, 1, n)
-    xy = np.stack(np.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
+    xy = common.square_grid(n)
     exact = problem.exact(xy)
     plt = common.pyplot()
     fig = plt.figure(figsize=(20, 9))
     for i, (method, (solver, report)) in enumerate(kept.items()):
         ax = fig.add_subplot(2, 4, 1 + i)
         error = (exact - solver.predict(xy))[:, 0].reshape(n, n)
-        image = ax.imshow(error.T, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r")
-        fig.colorbar(image, ax=ax)
-        ax.set(title=f"(a) {method}\nN_c = {counts[0]}: RMS error {msnn.rms(error):.1e}", xlabel="x", ylabel="y")
+        common.square_map(fig, ax, error, f"(a) {method}\nN_c = {counts[0]}: RMS error {msnn.rms(error):.1e}")
     ax = fig.add_subplot(2, 4, 5)
     for method, (solver, report) in kept.items():
         if report.loss_parts is not None:
