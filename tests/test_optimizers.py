@@ -33,6 +33,10 @@ def test_lbfgs_resumes_in_blocks_like_one_run():
     blocks = msnn.lbfgs_minimize(rosenbrock, start, max_iterations=30, block_size=7, jit_compile=False)
     assert blocks.num_iterations == one.num_iterations == 30
     np.testing.assert_allclose(blocks.position.numpy(), one.position.numpy(), rtol=1e-12)
+    # Per-block records: 5 blocks (7, 14, 21, 28, 30 iterations), evaluation counts rising to the total.
+    np.testing.assert_array_equal(blocks.iterations, [7, 14, 21, 28, 30])
+    assert len(blocks.evaluations) == 5 and np.all(np.diff(blocks.evaluations) > 0)
+    assert blocks.evaluations[-1] == blocks.num_objective_evaluations == one.num_objective_evaluations
 
 
 def test_adam_quadratic_and_history():

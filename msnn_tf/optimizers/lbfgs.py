@@ -38,6 +38,8 @@ class LbfgsResults(NamedTuple):
         times: Seconds since the start after each block.
         message: Why the run stopped.
         wall_time: Seconds spent, compilation included.
+        evaluations: Objective evaluations after each block (with ``times``: the cost of a block
+            without compilation, which happens in the first two blocks).
     """
 
     position: tf.Tensor
@@ -52,6 +54,7 @@ class LbfgsResults(NamedTuple):
     times: np.ndarray
     message: str
     wall_time: float
+    evaluations: np.ndarray
 
 
 def lbfgs_minimize(
@@ -105,7 +108,7 @@ def lbfgs_minimize(
         value, _ = value_and_gradients_function(position)
         value = float(value)
         return LbfgsResults(position, value, 0, 1, False, False, not math.isfinite(value),
-                            np.zeros(0, int), np.zeros(0), np.zeros(0), "no iterations requested", 0.0)
+                            np.zeros(0, int), np.zeros(0), np.zeros(0), "no iterations requested", 0.0, np.zeros(0, int))
     options = dict(
         num_correction_pairs=int(num_correction_pairs),
         tolerance=float(tolerance),
@@ -126,7 +129,7 @@ def lbfgs_minimize(
             max_iterations=limit, **options)
 
     results = None
-    iterations, losses, times = [], [], []
+    iterations, losses, times, evaluations = [], [], [], []
     timed_out = False
     while True:
         limit = tf.constant(min(int(max_iterations), (len(iterations) + 1) * int(block_size)), tf.int32)
@@ -134,6 +137,7 @@ def lbfgs_minimize(
         iteration = int(results.num_iterations)
         value = float(results.objective_value)
         iterations.append(iteration)
+        evaluations.append(int(results.num_objective_evaluations))
         losses.append(value)
         times.append(time.perf_counter() - start)
         if callback is not None:
@@ -160,4 +164,5 @@ def lbfgs_minimize(
         message = f"reached max_iterations={max_iterations}"
     return LbfgsResults(
         final_position, value, iteration, int(results.num_objective_evaluations), converged, stalled, non_finite,
-        np.asarray(iterations), np.asarray(losses), np.asarray(times), message, time.perf_counter() - start)
+        np.asarray(iterations), np.asarray(losses), np.asarray(times), message, time.perf_counter() - start,
+        np.asarray(evaluations))
