@@ -70,3 +70,18 @@ def test_bad_sampling_arguments():
         box.sample(10, method="sobol")
     with pytest.raises(ValueError, match="face"):
         box.boundary(3, faces=[(2, 0)])
+
+
+def test_expanded_box_grows_only_the_listed_faces_and_keeps_its_class():
+    box = pinn.SpaceTimeBox(-1.0, 1.0, 0.0, 2.0)
+    grown = box.expanded([(1, 1)], 0.05)
+    assert isinstance(grown, pinn.SpaceTimeBox) and grown.axis_names == ("x", "t")
+    np.testing.assert_allclose(grown.lower, [-1.0, 0.0], rtol=0, atol=0)
+    np.testing.assert_allclose(grown.upper, [1.0, 2.1], rtol=1e-15)  # 5% of the span 2
+    np.testing.assert_allclose(box.upper, [1.0, 2.0], rtol=0, atol=0)  # the original is untouched
+    both = pinn.Interval(-1.0, 1.0).expanded([(0, 0), (0, 1)], 0.01)
+    np.testing.assert_allclose([both.lower[0], both.upper[0]], [-1.02, 1.02], rtol=1e-15)
+    with pytest.raises(ValueError, match="margin"):
+        box.expanded([(1, 1)], -0.1)
+    with pytest.raises(ValueError, match="face"):
+        box.expanded([(2, 0)], 0.1)

@@ -117,3 +117,20 @@ def test_conditions_outside_the_domain_or_malformed_are_named():
         pinn.DirichletBoundary(lambda x: np.full(len(x), np.nan)).sample(domain, 1)
     with pytest.raises(ValueError, match="SpaceTimeBox"):
         pinn.InitialCondition(lambda x: np.zeros(len(x))).sample(domain, 1)
+
+
+def test_open_faces_are_the_faces_without_a_condition():
+    zero = lambda x: np.zeros(len(x))  # noqa: E731
+    heat = pinn.Problem(pinn.SpaceTimeBox(-1.0, 1.0, 0.0, 1.0), lambda x, u, d: d["t"] - d["xx"], ["t", "xx"],
+                        [pinn.DirichletBoundary(zero, faces=[(0, 0), (0, 1)]), pinn.InitialCondition(zero)])
+    assert heat.open_faces() == [(1, 1)]  # only the final time
+    assert ode_problem().open_faces() == [(0, 0), (0, 1)]  # u(0) = 0 is inside: both ends open
+    left = pinn.Problem(pinn.Interval(-1.0, 1.0), lambda x, u, d: d["x"] - u, ["x"], [pinn.PointValues([[-1.0]], [[1.0]])])
+    assert left.open_faces() == [(0, 1)]
+    square = pinn.Problem(pinn.Rectangle([0, 0], [1, 1]), lambda x, u, d: d["xx"] + d["yy"], ["xx", "yy"],
+                          [pinn.DirichletBoundary(zero)])
+    assert square.open_faces() == []
+    # Conditions sampled on a grown box: the Dirichlet faces run up to the new final time.
+    grown = heat.domain.expanded(heat.open_faces(), 0.1)
+    x_d, _ = heat.condition_data(seed=0, domain=grown)
+    assert x_d[:, 1].max() > 1.0 and x_d[:, 1].max() <= 1.1

@@ -77,11 +77,31 @@ def test_hand_set_epsilon_and_gamma_are_used():
 
 @pytest.mark.parametrize("kwargs, word", [
     (dict(epsilon=-1.0), "epsilon"), (dict(gamma=1.5), "gamma"), (dict(first_layer_init="he"), "first_layer_init"),
-    (dict(verbose=3), "verbose"), (dict(depth=0), "depth"),
+    (dict(verbose=3), "verbose"), (dict(depth=0), "depth"), (dict(open_margin=-0.1), "open_margin"),
 ])
 def test_bad_settings(kwargs, word):
     with pytest.raises(ValueError, match=word):
         msnn.MultiStagePINN(ode_problem(), **kwargs)
+
+
+def test_open_margin_grows_the_training_box_past_open_faces_only():
+    solver = msnn.MultiStagePINN(ode_problem(), open_margin=0.02, verbose=0)
+    # u(0) = 0 lies inside: both ends are open and move out by 2% of the span 2.
+    np.testing.assert_allclose([solver.training_domain.lower[0], solver.training_domain.upper[0]], [-1.04, 1.04], rtol=1e-15)
+    points = solver._collocation(0, np.array([1.0]))
+    assert points.min() == -1.04 and points.max() == 1.04 and np.mean(np.abs(points) > 1.0) > 0.01
+    np.testing.assert_allclose(solver.problem.domain.upper, [1.0], rtol=0, atol=0)  # the problem is untouched
+    zero = lambda x: np.zeros(len(x))  # noqa: E731
+    heat = pinn.Problem(pinn.SpaceTimeBox(-1.0, 1.0, 0.0, 1.0), lambda x, u, d: d["t"] - 0.5 * d["xx"], ["t", "xx"],
+                        [pinn.DirichletBoundary(zero, faces=[(0, 0), (0, 1)]), pinn.InitialCondition(zero)])
+    box = msnn.MultiStagePINN(heat, open_margin=0.05, verbose=0).training_domain
+    np.testing.assert_allclose(np.concatenate([box.lower, box.upper]), [-1.0, 0.0, 1.0, 1.05], rtol=1e-15)
+    # A stage trained on the grown box solves the problem on its own domain (errors measured there).
+    grown = msnn.MultiStagePINN(ode_problem(), open_margin=0.02, adam_steps=300, lbfgs_iterations=300, verbose=0, seed=0)
+    report = grown.fit(num_stages=1).stages[0]
+    assert report.accepted and report.num_collocation >= 256
+    x = np.linspace(-1.0, 1.0, 401)[:, None]
+    assert msnn.rms(np.exp(x) - x - 1.0 - grown.predict(x)) < 1e-4  # a plain PINN after 600 steps: ~1e-6
 
 
 def test_bad_problem_and_residual():

@@ -8,6 +8,7 @@ sampler with a new seed.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Sequence
 
@@ -99,6 +100,24 @@ class Box:
             for axis in range(d):
                 unit[:, axis] = (rng.permutation(num_points) + rng.uniform(size=num_points)) / num_points
         return self.lower + unit * (self.upper - self.lower)
+
+    def expanded(self, faces: Sequence[tuple[int, int]], margin: float) -> "Box":
+        """A copy of the box (same class and axis names) moved outwards by ``margin`` times the
+        axis span at each ``(axis, side)`` face listed (side 0 lower, 1 upper)."""
+        if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
+            raise ValueError(f"`margin` must be a finite number >= 0, got {margin!r}")
+        span = self.upper - self.lower
+        lower, upper = self.lower.copy(), self.upper.copy()
+        for axis, side in faces:
+            if not (0 <= axis < self.dim and side in (0, 1)):
+                raise ValueError(f"a face is (axis, side) with 0 <= axis < {self.dim} and side 0 or 1, got {(axis, side)!r}")
+            if side:
+                upper[axis] += margin * span[axis]
+            else:
+                lower[axis] -= margin * span[axis]
+        box = copy.copy(self)
+        box.lower, box.upper = lower, upper
+        return box
 
     def boundary(self, points_per_face: int, seed: int | None = None, faces: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
         """Points on the faces of the box: per face ``(axis, side)`` (side 0 lower, 1 upper).

@@ -130,9 +130,37 @@ class Problem:
         tops = [o for o in self.orders if sum(o) == top]
         return tuple(max(o[i] for o in tops) for i in range(self.domain.dim)) if tops else (0,) * self.domain.dim
 
-    def condition_data(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """All condition points and values stacked: ``(x_d, u_d)`` of the data loss."""
-        parts = [c.sample(self.domain, self.output_dim, seed=None if seed is None else seed + i)
+    def open_faces(self) -> list[tuple[int, int]]:
+        """The ``(axis, side)`` faces of the domain that carry no condition: no
+        :class:`DirichletBoundary` on them, not the initial face of an :class:`InitialCondition`
+        and, in 1-D, no :class:`PointValues` point on them (e.g. the final time of an evolution
+        problem, or both ends of an ODE with a condition inside)."""
+        domain = self.domain
+        closed = set()
+        for condition in self.conditions:
+            if isinstance(condition, DirichletBoundary):
+                faces = [(a, s) for a in range(domain.dim) for s in (0, 1)] if condition.faces is None else condition.faces
+                closed.update(tuple(f) for f in faces)
+            elif isinstance(condition, InitialCondition) and isinstance(domain, SpaceTimeBox):
+                closed.add((domain.time_axis, 0))
+            elif isinstance(condition, PointValues) and domain.dim == 1:
+                points = np.asarray(condition.points, dtype=np.float64).reshape(-1)
+                span = domain.upper[0] - domain.lower[0]
+                for side, end in ((0, domain.lower[0]), (1, domain.upper[0])):
+                    if np.any(np.abs(points - end) <= 1e-12 * span):
+                        closed.add((0, side))
+        return [(a, s) for a in range(domain.dim) for s in (0, 1) if (a, s) not in closed]
+
+    def condition_data(self, seed: int | None = None, domain: Box | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """All condition points and values stacked: ``(x_d, u_d)`` of the data loss.
+
+        Args:
+            seed: Seed of the samplers (condition ``i`` uses ``seed + i``).
+            domain: Box to sample the boundary and initial conditions on (default the problem's;
+                the solver passes its training box, grown past open faces).
+        """
+        domain = self.domain if domain is None else domain
+        parts = [c.sample(domain, self.output_dim, seed=None if seed is None else seed + i)
                  for i, c in enumerate(self.conditions)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 

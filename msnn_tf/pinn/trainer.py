@@ -195,6 +195,14 @@ class MultiStagePINN:
         points_safety: Safety factor of eq. (2.10) for the collocation points.
         max_collocation: Cap on collocation points per stage.
         grid_points: Points per axis of the uniform grid on which residuals are analysed.
+        open_margin: Train past the faces that carry no condition (``Problem.open_faces``: the final
+            time of an evolution problem, the ends of an ODE whose condition is inside) by this
+            fraction of the axis span: collocation points, RAR candidates and the boundary conditions'
+            points fill the grown box (``training_domain``), so a face where the conditions stop,
+            such as a corner between a Dirichlet face and the final time, is not an end of the data.
+            The reference code trains on [-1.01, 1.01] for [-1, 1]. The residual must accept points
+            there; errors and stage settings are still computed on the problem's domain. 0 trains on
+            the domain itself.
         seed: Seed of stage ``k``'s initialisers and samplers is ``seed + 1000 k``.
         jit_compile: Compile the optimizers with XLA.
         verbose: 0 silent, 1 progress lines and a table.
@@ -207,8 +215,8 @@ class MultiStagePINN:
                  record_loss_parts: bool = False, plateau_window: int | None = None, sin_bias_initializer: str = "phase",
                  first_stage_epsilon: float = 1.0, first_stage_activation: str = "tanh", first_stage_kappa: float = 1.0,
                  first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
-                 max_collocation: int = 20000, grid_points: int | None = None, seed: int = 0, jit_compile: bool = True,
-                 verbose: int = 1):
+                 max_collocation: int = 20000, grid_points: int | None = None, open_margin: float = 0.0, seed: int = 0,
+                 jit_compile: bool = True, verbose: int = 1):
         if not isinstance(problem, Problem):
             raise ValueError(f"`problem` must be a msnn.pinn.Problem, got {type(problem).__name__}")
         if first_layer_init not in ("spectrum", "xavier"):
@@ -262,6 +270,10 @@ class MultiStagePINN:
         self.kappa_factor = float(kappa_factor)
         self.points_safety = float(points_safety)
         self.max_collocation = positive_int("max_collocation", max_collocation)
+        if not (isinstance(open_margin, (int, float)) and math.isfinite(open_margin) and 0 <= open_margin <= 1):
+            raise ValueError(f"`open_margin` must be a number in [0, 1], got {open_margin!r}")
+        self.open_margin = float(open_margin)
+        self.training_domain = problem.domain.expanded(problem.open_faces(), self.open_margin)
         d = problem.domain.dim
         self.grid_points = positive_int("grid_points", grid_points or (2001 if d == 1 else (161 if d == 2 else 31)))
         self.seed = int(seed)
@@ -413,7 +425,7 @@ class MultiStagePINN:
         return tf.stack(columns, axis=1)
 
     def _collocation(self, stage, frequencies, draw: int = 0, refinement=None):
-        domain = self.problem.domain
+        domain = self.training_domain
         base = int(per_stage("num_collocation", self.num_collocation, stage))
         scaled = frequencies * (domain.upper - domain.lower) / 2.0
         per_axis = [spectral.min_points_for_frequency(f, self.points_safety) for f in scaled]
@@ -439,7 +451,7 @@ class MultiStagePINN:
         current model is largest."""
         count = positive_int("count", count)
         candidates = positive_int("candidates", candidates or 20 * count)
-        pool = self.problem.domain.sample(max(candidates, count), "random", seed=seed)
+        pool = self.training_domain.sample(max(candidates, count), "random", seed=seed)
         values = np.abs(self.residual(pool))
         score = values.max(axis=1)
         return pool[np.argsort(score)[::-1][:count]]
@@ -468,7 +480,7 @@ class MultiStagePINN:
             hand = per_stage("epsilon", self.epsilon, stage - 1)
             # Eq. (3.19) assumes the conditions are met; an error driven by the conditions (e.g. u(0)) has
             # the size of their mismatch, which the residual does not show: take the larger of the two.
-            x_cond, y_cond = problem.condition_data(seed=self.seed)
+            x_cond, y_cond = problem.condition_data(seed=self.seed, domain=self.training_domain)
             condition_rms = spectral.rms(y_cond - self.model.predict(x_cond))
             epsilon = max(estimate, condition_rms) if hand == "auto" else float(hand)
             # When the condition mismatch sets epsilon above eq. (3.19)'s estimate, a network started at
@@ -509,7 +521,7 @@ class MultiStagePINN:
                      float(2.0 * math.pi * np.sqrt(np.mean(np.sum(first_layer_frequencies**2, axis=1)))))
         refinement = self._refinement(stage)
         x_c_np = self._collocation(stage, frequencies, refinement=refinement)
-        x_d_np, y_d_np = problem.condition_data(seed=self.seed + 1000 * stage)
+        x_d_np, y_d_np = problem.condition_data(seed=self.seed + 1000 * stage, domain=self.training_domain)
         printer = printer or ProgressPrinter(0)
 
         # Collocation points and the frozen stages' partials there live in variables: resampling
