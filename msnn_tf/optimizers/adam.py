@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf.optimizers.flat import as_position
+from msnn_tf.validation import positive_int
 
 __all__ = ["AdamResults", "adam_minimize"]
 
@@ -174,8 +175,7 @@ def adam_minimize(
     if not 0 < decay_rate <= 1:
         raise ValueError(f"`decay_rate` must be in (0, 1], got {decay_rate!r}")
     if plateau_window is not None:
-        if isinstance(plateau_window, bool) or not isinstance(plateau_window, (int, np.integer)) or plateau_window <= 0:
-            raise ValueError(f"`plateau_window` must be a positive integer or None, got {plateau_window!r}")
+        positive_int("plateau_window", plateau_window)
         if not 0 < plateau_factor < 1:
             raise ValueError(f"`plateau_factor` must be in (0, 1), got {plateau_factor!r}")
     if resample is not None:

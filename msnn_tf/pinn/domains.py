@@ -101,6 +101,16 @@ class Box:
                 unit[:, axis] = (rng.permutation(num_points) + rng.uniform(size=num_points)) / num_points
         return self.lower + unit * (self.upper - self.lower)
 
+    def faces(self) -> list[tuple[int, int]]:
+        """Every face of the box as ``(axis, side)``, side 0 lower and 1 upper."""
+        return [(axis, side) for axis in range(self.dim) for side in (0, 1)]
+
+    def _check_face(self, face) -> tuple[int, int]:
+        axis, side = face
+        if not (0 <= axis < self.dim and side in (0, 1)):
+            raise ValueError(f"a face is (axis, side) with 0 <= axis < {self.dim} and side 0 or 1, got {(axis, side)!r}")
+        return axis, side
+
     def expanded(self, faces: Sequence[tuple[int, int]], margin: float) -> "Box":
         """A copy of the box (same class and axis names) moved outwards by ``margin`` times the
         axis span at each ``(axis, side)`` face listed (side 0 lower, 1 upper)."""
@@ -108,9 +118,7 @@ class Box:
             raise ValueError(f"`margin` must be a finite number >= 0, got {margin!r}")
         span = self.upper - self.lower
         lower, upper = self.lower.copy(), self.upper.copy()
-        for axis, side in faces:
-            if not (0 <= axis < self.dim and side in (0, 1)):
-                raise ValueError(f"a face is (axis, side) with 0 <= axis < {self.dim} and side 0 or 1, got {(axis, side)!r}")
+        for axis, side in map(self._check_face, faces):
             if side:
                 upper[axis] += margin * span[axis]
             else:
@@ -127,12 +135,10 @@ class Box:
         """
         points_per_face = positive_int("points_per_face", points_per_face)
         d = self.dim
-        faces = [(a, s) for a in range(d) for s in (0, 1)] if faces is None else list(faces)
+        faces = self.faces() if faces is None else list(faces)
         rng = np.random.default_rng(seed)
         parts = []
-        for axis, side in faces:
-            if not (0 <= axis < d and side in (0, 1)):
-                raise ValueError(f"a face is (axis, side) with 0 <= axis < {d} and side 0 or 1, got {(axis, side)!r}")
+        for axis, side in map(self._check_face, faces):
             if d == 1:
                 parts.append(np.array([[self.upper[0] if side else self.lower[0]]]))
                 continue

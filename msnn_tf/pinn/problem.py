@@ -139,8 +139,7 @@ class Problem:
         closed = set()
         for condition in self.conditions:
             if isinstance(condition, DirichletBoundary):
-                faces = [(a, s) for a in range(domain.dim) for s in (0, 1)] if condition.faces is None else condition.faces
-                closed.update(tuple(f) for f in faces)
+                closed.update(tuple(f) for f in (domain.faces() if condition.faces is None else condition.faces))
             elif isinstance(condition, InitialCondition) and isinstance(domain, SpaceTimeBox):
                 closed.add((domain.time_axis, 0))
             elif isinstance(condition, PointValues) and domain.dim == 1:
@@ -149,7 +148,7 @@ class Problem:
                 for side, end in ((0, domain.lower[0]), (1, domain.upper[0])):
                     if np.any(np.abs(points - end) <= 1e-12 * span):
                         closed.add((0, side))
-        return [(a, s) for a in range(domain.dim) for s in (0, 1) if (a, s) not in closed]
+        return [face for face in domain.faces() if face not in closed]
 
     def condition_data(self, seed: int | None = None, domain: Box | None = None) -> tuple[np.ndarray, np.ndarray]:
         """All condition points and values stacked: ``(x_d, u_d)`` of the data loss.
