@@ -35,6 +35,7 @@ __all__ = [
     "pinn_stage_summary",
     "pyplot",
     "smooth_target",
+    "square_error",
     "square_grid",
     "square_map",
     "stage_metrics",
@@ -255,6 +256,12 @@ def square_grid(n: int) -> np.ndarray:
     """``n x n`` uniform points of [-1, 1]^2 as an ``(n * n, 2)`` array ("ij" order: reshape to (n, n))."""
     axis = np.linspace(-1, 1, n)
     return np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
+
+
+def square_error(solver, n: int) -> np.ndarray:
+    """``exact - prediction`` of a PINN solver (its problem's exact solution) on :func:`square_grid`, ``(n, n)``."""
+    points = square_grid(n)
+    return (solver.problem.exact(points) - solver.predict(points))[:, 0].reshape(n, n)
 
 
 def square_map(fig, ax, values, title: str) -> None:

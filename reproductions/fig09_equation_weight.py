@@ -67,13 +67,11 @@ def main(argv=None) -> int:
     print(f"Algorithm 3: gamma {gamma_alg3:.2e} after {len(report.gamma_rounds)} round(s), RMS error {report.true_rms:.2e}")
 
     n = 121
-    xy = common.square_grid(n)
-    exact = problem.exact(xy)
     plt = common.pyplot()
     fig = plt.figure(figsize=(22, 9))
     for i, (label, (run_solver, run_report)) in enumerate(kept.items()):
         ax = fig.add_subplot(2, 5, 1 + i)
-        error = (exact - run_solver.predict(xy))[:, 0].reshape(n, n)
+        error = common.square_error(run_solver, n)
         common.square_map(fig, ax, error, f"(a) error, {label}\nRMS {msnn.rms(error):.1e}")
         ax = fig.add_subplot(2, 5, 6 + i)
         parts = run_report.loss_parts

@@ -64,13 +64,11 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - start
 
     n = 121
-    xy = common.square_grid(n)
-    exact = problem.exact(xy)
     plt = common.pyplot()
     fig = plt.figure(figsize=(20, 9))
     for i, (method, (solver, report)) in enumerate(kept.items()):
         ax = fig.add_subplot(2, 4, 1 + i)
-        error = (exact - solver.predict(xy))[:, 0].reshape(n, n)
+        error = common.square_error(solver, n)
         common.square_map(fig, ax, error, f"(a) {method}\nN_c = {counts[0]}: RMS error {msnn.rms(error):.1e}")
     ax = fig.add_subplot(2, 4, 5)
     for method, (solver, report) in kept.items():
