@@ -137,7 +137,8 @@ def test_fit_rejects_bad_input(args, kwargs, word):
     (dict(learning_rate=0.0), "learning_rate"), (dict(kappa_factor=0.0), "kappa_factor"),
     (dict(kappa_factor=float("nan")), "kappa_factor"), (dict(decay_rate=1.5), "decay_rate"),
     (dict(verbose=5), "verbose"), (dict(first_layer_init="he"), "first_layer_init"),
-    (dict(loss_weighting="huber"), "loss_weighting"),
+    (dict(loss_weighting="huber"), "loss_weighting"), (dict(end_refinement_cells=-1), "end_refinement_cells"),
+    (dict(end_refinement_cells=2.5), "end_refinement_cells"),
 ])
 def test_constructor_rejects_bad_settings(kwargs, word):
     with pytest.raises(ValueError, match=word):
