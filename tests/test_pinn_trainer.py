@@ -78,6 +78,7 @@ def test_hand_set_epsilon_and_gamma_are_used():
 @pytest.mark.parametrize("kwargs, word", [
     (dict(epsilon=-1.0), "epsilon"), (dict(gamma=1.5), "gamma"), (dict(first_layer_init="he"), "first_layer_init"),
     (dict(verbose=3), "verbose"), (dict(depth=0), "depth"), (dict(open_margin=-0.1), "open_margin"),
+    (dict(loss_weighting="huber"), "loss_weighting"),
 ])
 def test_bad_settings(kwargs, word):
     with pytest.raises(ValueError, match=word):
@@ -102,6 +103,28 @@ def test_open_margin_grows_the_training_box_past_open_faces_only():
     assert report.accepted and report.num_collocation >= 256
     x = np.linspace(-1.0, 1.0, 401)[:, None]
     assert msnn.rms(np.exp(x) - x - 1.0 - grown.predict(x)) < 1e-4  # a plain PINN after 600 steps: ~1e-6
+
+
+def test_chebyshev_loss_weighting_weights_points_by_the_training_box():
+    zero = lambda x: np.zeros(len(x))  # noqa: E731
+    heat = pinn.Problem(pinn.SpaceTimeBox(-1.0, 1.0, 0.0, 1.0), lambda x, u, d: d["t"] - 0.5 * d["xx"], ["t", "xx"],
+                        [pinn.DirichletBoundary(zero, faces=[(0, 0), (0, 1)]), pinn.InitialCondition(zero)])
+    solver = msnn.MultiStagePINN(heat, loss_weighting="chebyshev", verbose=0)
+    points = np.array([[0.0, 0.5], [1.0, 1.0], [-1.0, 0.0], [0.5, 0.25]])
+    weights = solver._point_weights(points, points_per_axis=51)[:, 0]
+    # prod_i (1 - h_i^2 + delta)^(-1/2), h scaled to [-1, 1] (t = 0.5 -> 0), delta = 2 / 50, mean 1 (1e-15).
+    h = np.array([[0.0, 0.0], [1.0, 1.0], [-1.0, -1.0], [0.5, -0.5]])
+    raw = np.prod(1.0 / np.sqrt(1.0 - h**2 + 0.04), axis=1)
+    np.testing.assert_allclose(weights, raw / raw.mean(), rtol=1e-15, atol=0)
+    assert weights[1] / weights[0] == pytest.approx(1.04 / 0.04, rel=1e-12)  # a corner weighs 26x the centre
+    uniform = msnn.MultiStagePINN(heat, verbose=0)._point_weights(points)
+    np.testing.assert_array_equal(uniform, np.ones((4, 1)))
+    # A weighted stage still solves the ODE (a plain PINN after 600 steps: ~1e-6; bound 1e-4).
+    solver = msnn.MultiStagePINN(ode_problem(), loss_weighting="chebyshev", adam_steps=300, lbfgs_iterations=300,
+                                 verbose=0, seed=0)
+    assert solver.fit(num_stages=1).stages[0].accepted
+    x = np.linspace(-1.0, 1.0, 401)[:, None]
+    assert msnn.rms(np.exp(x) - x - 1.0 - solver.predict(x)) < 1e-4
 
 
 def test_bad_problem_and_residual():

@@ -7,7 +7,8 @@ takes its RMS ``eps_r`` and per-axis dominant frequencies ``f_i`` (eqs. 3.16, 3.
 at the current solution, sets the magnitude ``eps_k = eps_r / sum_m RMS(beta_m) prod_i (2 pi f_i)^m_i``
 (eq. 3.19; the sum runs over every term, not only the highest derivatives, so that a small
 coefficient on the highest derivative picks the dominant term, Appendix C eq. C.6), the equation weight ``gamma = eps_k^2 / (eps_k^2 + eps_r^2)`` (eq. 3.32 with ``L_d ~ eps_k^2``
-and ``L_e ~ eps_r^2``) and, for gPINN, ``gamma_g = ||r||^2 / ||grad r||^2`` (eq. 3.40); it then trains
+and ``L_e ~ eps_r^2``, ``eps_k`` the estimate of eq. 3.19 even when the condition mismatch sets the
+prefactor) and, for gPINN, ``gamma_g = ||r||^2 / ||grad r||^2`` (eq. 3.40); it then trains
 ``u_k^(c) = u_{k-1}^(c) + eps_k u_k(x, kappa_k)`` (eqs. 3.41-3.42) with every earlier stage frozen.
 
 Frozen stages do not change within a stage, so their values and derivatives at the collocation and
@@ -30,6 +31,7 @@ from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.pinn.problem import Problem
 from msnn_tf.pinn.weights import pretrain_equation_weight
+from msnn_tf.regression import boundary_weights
 from msnn_tf.reporting import ProgressPrinter
 from msnn_tf.staged_model import StagedModel
 from msnn_tf.validation import as_float64_matrix, non_negative_ints, per_stage, positive_finite, positive_int
@@ -203,6 +205,12 @@ class MultiStagePINN:
             The reference code trains on [-1.01, 1.01] for [-1, 1]. The residual must accept points
             there; errors and stage settings are still computed on the problem's domain. 0 trains on
             the domain itself.
+        loss_weighting: ``"uniform"``: plain means over the points (eqs. 3.1, 3.38). ``"chebyshev"``:
+            every squared residual, residual gradient and condition mismatch is weighted by the
+            Chebyshev weight of its point in the training box (:func:`msnn_tf.boundary_weights`, mean 1
+            over the collocation points and over the condition points; the condition points use the
+            collocation points' spacing), as the regressor does: the near-minimax weighting that stops a
+            stage from leaving its largest error on the faces and corners, where no data lie beyond.
         seed: Seed of stage ``k``'s initialisers and samplers is ``seed + 1000 k``.
         jit_compile: Compile the optimizers with XLA.
         verbose: 0 silent, 1 progress lines and a table.
@@ -215,8 +223,8 @@ class MultiStagePINN:
                  record_loss_parts: bool = False, plateau_window: int | None = None, sin_bias_initializer: str = "phase",
                  first_stage_epsilon: float = 1.0, first_stage_activation: str = "tanh", first_stage_kappa: float = 1.0,
                  first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
-                 max_collocation: int = 20000, grid_points: int | None = None, open_margin: float = 0.0, seed: int = 0,
-                 jit_compile: bool = True, verbose: int = 1):
+                 max_collocation: int = 20000, grid_points: int | None = None, open_margin: float = 0.0,
+                 loss_weighting: str = "uniform", seed: int = 0, jit_compile: bool = True, verbose: int = 1):
         if not isinstance(problem, Problem):
             raise ValueError(f"`problem` must be a msnn.pinn.Problem, got {type(problem).__name__}")
         if first_layer_init not in ("spectrum", "xavier"):
@@ -274,6 +282,9 @@ class MultiStagePINN:
             raise ValueError(f"`open_margin` must be a number in [0, 1], got {open_margin!r}")
         self.open_margin = float(open_margin)
         self.training_domain = problem.domain.expanded(problem.open_faces(), self.open_margin)
+        if loss_weighting not in ("uniform", "chebyshev"):
+            raise ValueError(f"`loss_weighting` must be 'uniform' or 'chebyshev', got {loss_weighting!r}")
+        self.loss_weighting = loss_weighting
         d = problem.domain.dim
         self.grid_points = positive_int("grid_points", grid_points or (2001 if d == 1 else (161 if d == 2 else 31)))
         self.seed = int(seed)
@@ -337,6 +348,14 @@ class MultiStagePINN:
                 for axis in range(len(index)):
                     keys.add(tuple(o + (1 if a == axis else 0) for a, o in enumerate(index)))
         return sorted(keys)
+
+    def _point_weights(self, points, points_per_axis=None) -> np.ndarray:
+        """Loss weight per point ``(N, 1)``: ones, or Chebyshev weights in the training box."""
+        if self.loss_weighting == "uniform":
+            return np.ones((len(points), 1))
+        box = self.training_domain
+        scaled = 2.0 * (np.asarray(points) - box.lower) / (box.upper - box.lower) - 1.0
+        return boundary_weights(np.clip(scaled, -1.0, 1.0), points_per_axis)
 
     def _stage_function(self, network):
         scaling = self.model.input_scaling
@@ -475,7 +494,7 @@ class MultiStagePINN:
             epsilon, activation, kappa = self.first_stage_epsilon, self.first_stage_activation, self.first_stage_kappa
             output_scale = 1.0
             condition_rms = float("nan")
-            data_scale = epsilon
+            data_scale = gamma_scale = epsilon
         else:
             hand = per_stage("epsilon", self.epsilon, stage - 1)
             # Eq. (3.19) assumes the conditions are met; an error driven by the conditions (e.g. u(0)) has
@@ -489,6 +508,11 @@ class MultiStagePINN:
             output_scale = estimate / epsilon if (hand == "auto" and 0 < estimate < epsilon) else 1.0
             activation = "sin"
             data_scale = epsilon
+            # Eq. (3.32) takes L_d ~ eps_k^2 with eps_k the magnitude of eq. (3.19) (section 3.2.1), not the
+            # current condition mismatch: a mismatch then costs as much as the error the residual drives,
+            # so a stage does not leave its conditions' mismatch (the error on the faces, which later
+            # stages can only remove through boundary layers) far above its interior error.
+            gamma_scale = estimate if (hand == "auto" and estimate > 0) else epsilon
             scaled_frequencies = frequencies * (problem.domain.upper - problem.domain.lower) / 2.0
             hand_kappa = per_stage("kappa", self.kappa, stage - 1)
             if hand_kappa != "auto":
@@ -503,7 +527,7 @@ class MultiStagePINN:
                 kappa = spectral.kappa_for_frequency(float(np.max(scaled_frequencies)), fan_in=d, units=width,
                                                      factor=self.kappa_factor)
         hand_gamma = per_stage("gamma", self.gamma, stage)
-        gamma = (data_scale**2 / (data_scale**2 + eps_r**2)) if hand_gamma in ("auto", "pretrain") else float(hand_gamma)
+        gamma = (gamma_scale**2 / (gamma_scale**2 + eps_r**2)) if hand_gamma in ("auto", "pretrain") else float(hand_gamma)
         hand_gamma_g = per_stage("gamma_g", self.gamma_g, stage)
         gamma_g = 0.0 if not self.gradient_enhanced else (gamma_g if hand_gamma_g == "auto" else float(hand_gamma_g))
 
@@ -529,6 +553,9 @@ class MultiStagePINN:
         resample_every = int(per_stage("resample_every", self.resample_every, stage))
         keys = self._residual_keys(plus_one=self.gradient_enhanced)
         x_c = tf.Variable(x_c_np, trainable=False, name="collocation")
+        per_axis = len(x_c_np) ** (1.0 / d)
+        w_c = tf.Variable(self._point_weights(x_c_np), trainable=False, name="collocation_weights")
+        w_d = tf.constant(self._point_weights(x_d_np, per_axis))
         frozen_values = {k: tf.Variable(v, trainable=False) for k, v in self._model_partials(tf.constant(x_c_np), keys).values.items()}
         x_d, y_d = tf.constant(x_d_np), tf.constant(y_d_np)
         frozen_data = tf.constant(self.model.predict(x_d_np) if self.model.num_stages else np.zeros_like(y_d_np))
@@ -538,6 +565,7 @@ class MultiStagePINN:
             draws[0] += 1
             points = self._collocation(stage, frequencies, draw=draws[0], refinement=refinement)
             x_c.assign(points)
+            w_c.assign(self._point_weights(points))
             for key, value in self._model_partials(tf.constant(points), keys).values.items():
                 frozen_values[key].assign(value)
 
@@ -546,7 +574,7 @@ class MultiStagePINN:
             loss_scale = (1.0 - gamma) * data_scale**2 + gamma * eps_r**2
             loss_scale = loss_scale if loss_scale > 0 else 1.0
             return self._objective(network, x_c, x_d, y_d, frozen_values, frozen_data, keys, epsilon, gamma, gamma_g,
-                                   loss_scale)
+                                   loss_scale, w_c, w_d)
 
         gamma_rounds = ()
         if hand_gamma == "pretrain":
@@ -624,8 +652,9 @@ class MultiStagePINN:
             estimated_error=float(after_estimate), true_rms=true_rms, true_max=true_max,
             wall_time=time.perf_counter() - stage_start, accepted=accepted, message=message)
 
-    def _objective(self, network, x_c, x_d, y_d, frozen, frozen_data, keys, epsilon, gamma, gamma_g, loss_scale):
-        """``(value_and_gradients, flat, parts)`` of the stage loss over the new network's flat weights."""
+    def _objective(self, network, x_c, x_d, y_d, frozen, frozen_data, keys, epsilon, gamma, gamma_g, loss_scale, w_c, w_d):
+        """``(value_and_gradients, flat, parts)`` of the stage loss over the new network's flat weights;
+        ``w_c`` and ``w_d`` weight the collocation and condition points (``(N, 1)``)."""
         problem = self.problem
         flat = FlatParameters(network.trainable_variables)
         non_trainable = [tf.convert_to_tensor(v) for v in network.non_trainable_variables]
@@ -637,6 +666,7 @@ class MultiStagePINN:
 
         def losses(position):
             x_c_now = tf.convert_to_tensor(x_c)
+            w_c_now = tf.convert_to_tensor(w_c)
             frozen_now = {k: tf.convert_to_tensor(v) for k, v in frozen.items()}
 
             def u_new(x):
@@ -653,13 +683,13 @@ class MultiStagePINN:
                         tape.watch(values[key])
                     residual = problem.residual_values(x_c_now, partials)
                 gradient = self._residual_gradient(tape, x_c_now, residual, partials)
-                gradient_loss = tf.reduce_mean(tf.reduce_sum(tf.square(gradient), axis=1))
+                gradient_loss = tf.reduce_mean(w_c_now[:, 0] * tf.reduce_sum(tf.square(gradient), axis=1))
             else:
                 residual = problem.residual_values(x_c_now, partials)
                 gradient_loss = tf.constant(0.0, tf.float64)
             u_data = frozen_data + eps * u_new(x_d)
-            data_loss = tf.reduce_mean(tf.square(u_data - y_d))
-            equation_loss = tf.reduce_mean(tf.square(residual))
+            data_loss = tf.reduce_mean(w_d * tf.square(u_data - y_d))
+            equation_loss = tf.reduce_mean(w_c_now * tf.square(residual))
             return data_loss, equation_loss, gradient_loss
 
         def value_and_gradients(position):
