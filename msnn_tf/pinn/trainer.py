@@ -211,6 +211,7 @@ class MultiStagePINN:
             over the collocation points and over the condition points; the condition points use the
             collocation points' spacing), as the regressor does: the near-minimax weighting that stops a
             stage from leaving its largest error on the faces and corners, where no data lie beyond.
+            The reported ``data_loss`` / ``equation_loss`` (and Algorithm 3's) are then the weighted means.
         seed: Seed of stage ``k``'s initialisers and samplers is ``seed + 1000 k``.
         jit_compile: Compile the optimizers with XLA.
         verbose: 0 silent, 1 progress lines and a table.
