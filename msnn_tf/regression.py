@@ -17,7 +17,7 @@ from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.reporting import ProgressPrinter, StageReport, TrainingHistory
 from msnn_tf.staged_model import StagedModel
-from msnn_tf.validation import as_float64_matrix, check_float_dtype, per_stage, positive_int
+from msnn_tf.validation import as_float64_matrix, check_float_dtype, non_negative_int, per_stage, positive_int
 
 __all__ = ["MultiStageRegressor", "boundary_weights", "mse_objective"]
 
@@ -140,9 +140,7 @@ class MultiStageRegressor:
         self.num_correction_pairs = positive_int("num_correction_pairs", num_correction_pairs)
         self.first_layer_init = first_layer_init
         self.loss_weighting = loss_weighting
-        if isinstance(end_refinement_cells, bool) or not isinstance(end_refinement_cells, (int, np.integer)) or end_refinement_cells < 0:
-            raise ValueError(f"`end_refinement_cells` must be a non-negative integer, got {end_refinement_cells!r}")
-        self.end_refinement_cells = int(end_refinement_cells)
+        self.end_refinement_cells = non_negative_int("end_refinement_cells", end_refinement_cells)
         self.kappa_factor = float(kappa_factor)
         self.first_stage_kappa = float(first_stage_kappa)
         self.first_stage_activation = first_stage_activation
@@ -331,15 +329,16 @@ class MultiStageRegressor:
         printer(f"stage {stage}: epsilon {epsilon:.3e}, f_d {np.array2string(frequencies, precision=2)}, "
                 f"kappa_hat {kappa_hat:.2f} ({first_activation}), {width}x{depth}, {x_train.shape[0]} points")
 
-        x_loss, y_loss = x_train, y_train
-        if d == 1 and self.end_refinement_cells > 0:
-            x_mid, y_mid = data.end_points(x_train, y_train, self.end_refinement_cells)
-            x_loss, y_loss = np.concatenate([x_train, x_mid]), np.concatenate([y_train, y_mid])
-        x_scaled = model.scale_inputs(x_loss)
+        x_loss = x_train
         if stage == 0:
-            target = (y_loss - mean) / scale
+            target = (y_train - mean) / scale
         else:
-            target = self._residue(model, x_loss, y_loss, mean, scale)[:, None] / epsilon
+            target = residue[:, None] / epsilon
+        if d == 1 and self.end_refinement_cells > 0:
+            x_end, y_end = data.end_points(x_train, y_train, self.end_refinement_cells)
+            end_target = (y_end - mean) / scale if stage == 0 else self._residue(model, x_end, y_end, mean, scale)[:, None] / epsilon
+            x_loss, target = np.concatenate([x_train, x_end]), np.concatenate([target, end_target])
+        x_scaled = model.scale_inputs(x_loss)
         weights = None
         if self.loss_weighting == "chebyshev":
             weights = boundary_weights(x_scaled.numpy())
@@ -513,10 +512,10 @@ class _DataSource:
     def end_points(self, x, y, cells):
         """Points inside the first and last ``cells`` intervals of 1-D samples ``(x, y)``, with values:
         the function's, or interpolated from the samples (:func:`msnn_tf.interpolation.end_points`)."""
-        x_mid, y_mid = end_points(x, y, cells=cells, order=min(8, x.shape[0]))
+        x_end, y_end = end_points(x, y, cells=cells, order=min(8, x.shape[0]))
         if self.is_function:
-            y_mid = as_float64_matrix("function(x)", np.asarray(self.function(x_mid), dtype=np.float64).reshape(-1, 1), columns=1)
-        return x_mid, y_mid
+            y_end = as_float64_matrix("function(x)", np.asarray(self.function(x_end), dtype=np.float64).reshape(-1, 1), columns=1)
+        return x_end, y_end
 
     def sample(self, points_per_axis):
         if not self.is_function:

@@ -14,6 +14,13 @@ def positive_int(name: str, value) -> int:
     return int(value)
 
 
+def non_negative_int(name: str, value) -> int:
+    """``value`` as an int, or ``ValueError`` naming ``name`` when it is not a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
 def positive_finite(name: str, value) -> float:
     """``value`` as a float, or ``ValueError`` naming ``name`` when it is not a positive finite number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
