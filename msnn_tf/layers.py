@@ -17,10 +17,14 @@ from keras import ops
 
 from msnn_tf import activations
 
-__all__ = ["InputScaling", "ScaledFirstLayer", "FIRST_ACTIVATIONS", "xavier_variance"]
+__all__ = ["InputScaling", "ScaledFirstLayer", "FIRST_ACTIVATIONS", "BIAS_INITIALIZERS", "glorot_bias_initializer",
+           "xavier_variance"]
 
 #: Activations accepted by :class:`ScaledFirstLayer`.
 FIRST_ACTIVATIONS = ("sin", "tanh")
+
+#: Bias initialisations accepted by :class:`ScaledFirstLayer` and ``build_stage_network``.
+BIAS_INITIALIZERS = ("zeros", "phase", "glorot")
 
 
 def xavier_variance(fan_in: int, fan_out: int) -> float:
@@ -28,6 +32,12 @@ def xavier_variance(fan_in: int, fan_out: int) -> float:
     if fan_in <= 0 or fan_out <= 0:
         raise ValueError(f"fan_in and fan_out must be positive, got fan_in={fan_in}, fan_out={fan_out}")
     return 2.0 / (fan_in + fan_out)
+
+
+def glorot_bias_initializer(fan_in: int, fan_out: int, seed: int | None = None) -> keras.initializers.Initializer:
+    """Biases drawn like the reference PINN script's: ``N(0, 2 / (fan_in + fan_out))`` truncated at
+    two standard deviations (the standard deviation before truncation is the Glorot one)."""
+    return keras.initializers.TruncatedNormal(mean=0.0, stddev=math.sqrt(xavier_variance(fan_in, fan_out)), seed=seed)
 
 
 def _as_bounds(name: str, value) -> list[float]:
@@ -94,8 +104,10 @@ class ScaledFirstLayer(keras.layers.Layer):
         units: Number of hidden units, a positive integer.
         kappa: Scale factor multiplying ``x @ W``; must be positive and finite.
         activation: ``"sin"`` (higher stages) or ``"tanh"`` (first stage).
-        bias_initializer: ``"zeros"`` (the reference code) or ``"phase"``: uniform in ``[-pi, pi]``,
-            which gives a ``sin`` layer features of every phase.
+        bias_initializer: ``"zeros"`` (the reference regression script), ``"phase"``: uniform in
+            ``[-pi, pi]``, which gives a ``sin`` layer features of every phase, or ``"glorot"``: normal
+            with the Glorot standard deviation ``sqrt(2 / (fan_in + units))``, truncated at two
+            standard deviations (the reference PINN script initialises every bias so).
         seed: Integer seed of the initialisers, or ``None``.
         **kwargs: Forwarded to :class:`keras.layers.Layer` (``dtype`` defaults to float64).
 
@@ -113,8 +125,8 @@ class ScaledFirstLayer(keras.layers.Layer):
             raise ValueError(f"`kappa` must be positive and finite, got {kappa!r}")
         if activation not in FIRST_ACTIVATIONS:
             raise ValueError(f"`activation` must be one of {FIRST_ACTIVATIONS}, got {activation!r}")
-        if bias_initializer not in ("zeros", "phase"):
-            raise ValueError(f"`bias_initializer` must be 'zeros' or 'phase', got {bias_initializer!r}")
+        if bias_initializer not in BIAS_INITIALIZERS:
+            raise ValueError(f"`bias_initializer` must be one of {BIAS_INITIALIZERS}, got {bias_initializer!r}")
         self.units = int(units)
         self.kappa = kappa_value
         self.activation = activation
@@ -129,8 +141,11 @@ class ScaledFirstLayer(keras.layers.Layer):
             initializer=keras.initializers.GlorotNormal(seed=self.seed),
             dtype=self.variable_dtype,
         )
+        bias_seed = None if self.seed is None else self.seed + 7919
         if self.bias_initializer == "phase":
-            bias_init = keras.initializers.RandomUniform(-math.pi, math.pi, seed=None if self.seed is None else self.seed + 7919)
+            bias_init = keras.initializers.RandomUniform(-math.pi, math.pi, seed=bias_seed)
+        elif self.bias_initializer == "glorot":
+            bias_init = glorot_bias_initializer(fan_in, self.units, seed=bias_seed)
         else:
             bias_init = keras.initializers.Zeros()
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=bias_init, dtype=self.variable_dtype)

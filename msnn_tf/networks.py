@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from msnn_tf.layers import FIRST_ACTIVATIONS, ScaledFirstLayer
+from msnn_tf.layers import BIAS_INITIALIZERS, FIRST_ACTIVATIONS, ScaledFirstLayer, glorot_bias_initializer
 from msnn_tf.validation import check_float_dtype, positive_int
 
 __all__ = ["build_stage_network"]
@@ -37,7 +37,10 @@ def build_stage_network(
         kappa: Scale factor of the first layer (eq. 2.8-2.9).
         first_activation: ``"tanh"`` for the first stage, ``"sin"`` for higher stages.
         output_dim: Number of outputs.
-        bias_initializer: Bias initialisation of the first layer (see :class:`ScaledFirstLayer`).
+        bias_initializer: Bias initialisation of the first layer (see :class:`ScaledFirstLayer`); the
+            other layers' biases start at zero, except with ``"glorot"``, which draws every layer's
+            biases from the truncated normal of that layer's Glorot standard deviation (as the
+            reference PINN script does).
         seed: Seed of every initialiser; layer ``i`` uses ``seed + i``.
         name: Keras name of the model.
         first_layer_frequencies: Optional ``(width, d)`` array of frequency vectors (cycles per unit
@@ -63,10 +66,17 @@ def build_stage_network(
     output_dim = positive_int("output_dim", output_dim)
     if first_activation not in FIRST_ACTIVATIONS:
         raise ValueError(f"`first_activation` must be one of {FIRST_ACTIVATIONS}, got {first_activation!r}")
+    if bias_initializer not in BIAS_INITIALIZERS:
+        raise ValueError(f"`bias_initializer` must be one of {BIAS_INITIALIZERS}, got {bias_initializer!r}")
     dtype = check_float_dtype("dtype", dtype)
 
     def layer_seed(i):
         return None if seed is None else int(seed) + i
+
+    def dense_bias(i, fan_in, fan_out):
+        if bias_initializer != "glorot":
+            return "zeros"
+        return glorot_bias_initializer(fan_in, fan_out, seed=None if seed is None else int(seed) + i + 7919)
 
     layers = [
         keras.Input(shape=(input_dim,), dtype=dtype),
@@ -85,6 +95,7 @@ def build_stage_network(
                 width,
                 activation="tanh",
                 kernel_initializer=keras.initializers.GlorotNormal(seed=layer_seed(i)),
+                bias_initializer=dense_bias(i, width, width),
                 dtype=dtype,
             )
         )
@@ -92,6 +103,7 @@ def build_stage_network(
         keras.layers.Dense(
             output_dim,
             kernel_initializer=keras.initializers.GlorotNormal(seed=layer_seed(depth)),
+            bias_initializer=dense_bias(depth, width, output_dim),
             dtype=dtype,
         )
     )

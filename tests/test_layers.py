@@ -85,6 +85,7 @@ def test_build_stage_network_is_seeded():
 @pytest.mark.parametrize("kwargs, word", [
     (dict(input_dim=0), "input_dim"), (dict(input_dim=1, width=0), "width"), (dict(input_dim=1, depth=-1), "depth"),
     (dict(input_dim=1, kappa=0.0), "kappa"), (dict(input_dim=1, first_activation="relu"), "first_activation"),
+    (dict(input_dim=1, bias_initializer="ones"), "bias_initializer"),
 ])
 def test_build_stage_network_rejects_bad_sizes(kwargs, word):
     with pytest.raises(ValueError, match=word):
@@ -101,3 +102,21 @@ def test_build_stage_network_with_first_layer_frequencies():
     np.testing.assert_allclose(first(x).numpy(), expected, rtol=0, atol=1e-14)
     with pytest.raises(ValueError, match="first_layer_frequencies"):
         msnn.build_stage_network(1, width=4, first_layer_frequencies=frequencies)
+
+
+def test_glorot_biases_in_every_layer():
+    """``bias_initializer="glorot"`` (the reference PINN script): every bias ~ N(0, 2/(fan_in+fan_out))
+    truncated at 2 sigma; the default keeps the hidden biases at zero."""
+    width = 400
+    net = msnn.build_stage_network(1, width=width, depth=3, kappa=5.0, first_activation="sin", bias_initializer="glorot", seed=2)
+    sigmas = [math.sqrt(xavier_variance(1, width)), math.sqrt(xavier_variance(width, width)), math.sqrt(xavier_variance(width, width))]
+    biases = [layer.get_weights()[1] for layer in net.layers]
+    # Std of N(0, s^2) truncated at 2s is 0.8796 s; 400 samples: 8% tolerance (> 4 standard errors).
+    for bias, sigma in zip(biases[:3], sigmas):
+        assert np.max(np.abs(bias)) <= 2.0 * sigma * (1 + 1e-12)
+        assert float(np.std(bias)) == pytest.approx(0.87962566103423978 * sigma, rel=0.08)
+    assert abs(float(biases[3][0])) <= 2.0 * math.sqrt(xavier_variance(width, 1))
+    plain = msnn.build_stage_network(1, width=8, kappa=5.0, first_activation="sin", seed=2)
+    assert all(not np.any(layer.get_weights()[1]) for layer in plain.layers)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(net.layers[0]))
+    assert restored.bias_initializer == "glorot"

@@ -78,7 +78,7 @@ def test_hand_set_epsilon_and_gamma_are_used():
 @pytest.mark.parametrize("kwargs, word", [
     (dict(epsilon=-1.0), "epsilon"), (dict(gamma=1.5), "gamma"), (dict(first_layer_init="he"), "first_layer_init"),
     (dict(verbose=3), "verbose"), (dict(depth=0), "depth"), (dict(open_margin=-0.1), "open_margin"),
-    (dict(loss_weighting="huber"), "loss_weighting"),
+    (dict(loss_weighting="huber"), "loss_weighting"), (dict(bias_initializer="zeros"), "bias_initializer"),
 ])
 def test_bad_settings(kwargs, word):
     with pytest.raises(ValueError, match=word):

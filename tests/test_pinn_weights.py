@@ -74,6 +74,22 @@ def test_resampling_draws_new_points_and_recomputes_frozen_stages(one_stage):
         np.testing.assert_allclose(variable.numpy(), expected.values[key].numpy(), rtol=0, atol=1e-14)
 
 
+def test_stage_above_the_estimate_starts_at_the_estimate(one_stage):
+    """A hand-set epsilon 1e-2, far above the eq. (3.19) estimate: the new network's output layer starts
+    at estimate / epsilon of the unscaled Glorot draw (the same seed), so its first contribution has the
+    size of the error it must remove."""
+    one_stage.epsilon = [1e-2]
+    try:
+        setup = one_stage._prepare_stage(1)
+    finally:
+        one_stage.epsilon = "auto"
+    scale = setup["estimate"] / 1e-2
+    assert setup["epsilon"] == 1e-2 and 0 < scale < 1e-2
+    plain = msnn.build_stage_network(1, width=20, depth=3, seed=one_stage.seed + 1000)
+    # Tolerance 1e-15 relative: one multiplication.
+    np.testing.assert_allclose(setup["network"].layers[-1].kernel.numpy(), plain.layers[-1].kernel.numpy() * scale, rtol=1e-15, atol=0)
+
+
 def test_fit_with_resampling_and_pretrained_gamma():
     solver = msnn.MultiStagePINN(ode_problem(), adam_steps=400, lbfgs_iterations=100, resample_every=100,
                                  gamma="pretrain", pretrain_steps=100, verbose=0, seed=2)

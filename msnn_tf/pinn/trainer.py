@@ -161,7 +161,9 @@ class MultiStagePINN:
         decay_steps: See ``learning_rate``.
         lbfgs_iterations: L-BFGS iterations per stage (0 skips L-BFGS, e.g. for a last stage).
         gradient_enhanced: Add the gPINN gradient loss of eq. (3.38).
-        epsilon: ``"auto"`` (eq. 3.19) or hand-set prefactors for stages >= 1.
+        epsilon: ``"auto"`` (eq. 3.19) or hand-set prefactors for stages >= 1. A stage whose epsilon lies
+            above the eq. (3.19) estimate (set by hand, or by the conditions' mismatch) starts its
+            output layer at ``estimate / epsilon`` of its initial size.
         gamma: ``"auto"`` (eq. 3.32), ``"pretrain"`` (Algorithm 3: pre-training rounds of
             ``pretrain_steps`` Adam steps from ``pretrain_initial_gamma`` until the convergence
             ratio meets criterion 3.36, see :func:`msnn_tf.pinn.pretrain_equation_weight`) or
@@ -170,8 +172,11 @@ class MultiStagePINN:
         pretrain_initial_gamma: First weight Algorithm 3 tries.
         pretrain_max_rounds: Rounds of Algorithm 3 before it gives up (1 measures ``R_c`` of
             ``pretrain_initial_gamma`` and trains with it).
-        sin_bias_initializer: ``"phase"`` (uniform in [-pi, pi]) or ``"zeros"`` (the reference code)
-            for the biases of sin first layers.
+        sin_bias_initializer: ``"phase"`` (uniform in [-pi, pi]) or ``"zeros"`` (the reference
+            regression script) for the biases of sin first layers.
+        bias_initializer: ``None``: tanh first layers and hidden layers start with zero biases, sin first
+            layers with ``sin_bias_initializer``. ``"glorot"``: every bias of every stage is drawn from
+            the truncated normal of its layer's Glorot standard deviation, as the reference PINN script does.
         plateau_window: Halve Adam's learning rate when the loss stops falling over windows of this many
             steps (see :func:`msnn_tf.adam_minimize`); ``None`` keeps the exponential decay only.
         record_loss_parts: Record ``(L_d, L_e)`` before every Adam step in the stage report's
@@ -222,6 +227,7 @@ class MultiStagePINN:
                  gradient_enhanced: bool = False, epsilon="auto", gamma="auto", gamma_g="auto", kappa="auto", rar_points=0,
                  resample_every=0, pretrain_steps: int = 500, pretrain_initial_gamma: float = 0.5, pretrain_max_rounds: int = 12,
                  record_loss_parts: bool = False, plateau_window: int | None = None, sin_bias_initializer: str = "phase",
+                 bias_initializer: str | None = None,
                  first_stage_epsilon: float = 1.0, first_stage_activation: str = "tanh", first_stage_kappa: float = 1.0,
                  first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
                  max_collocation: int = 20000, grid_points: int | None = None, open_margin: float = 0.0,
@@ -260,6 +266,9 @@ class MultiStagePINN:
         if sin_bias_initializer not in ("phase", "zeros"):
             raise ValueError(f"`sin_bias_initializer` must be 'phase' or 'zeros', got {sin_bias_initializer!r}")
         self.sin_bias_initializer = sin_bias_initializer
+        if bias_initializer not in (None, "glorot"):
+            raise ValueError(f"`bias_initializer` must be None or 'glorot', got {bias_initializer!r}")
+        self.bias_initializer = bias_initializer
         self.problem = problem
         self.width = width
         self.depth = positive_int("depth", depth)
@@ -503,10 +512,11 @@ class MultiStagePINN:
             x_cond, y_cond = problem.condition_data(seed=self.seed, domain=self.training_domain)
             condition_rms = spectral.rms(y_cond - self.model.predict(x_cond))
             epsilon = max(estimate, condition_rms) if hand == "auto" else float(hand)
-            # When the condition mismatch sets epsilon above eq. (3.19)'s estimate, a network started at
-            # unit output would put a residual (eps / estimate) x eps_r into the equation at its
-            # frequencies: start its output layer at estimate / eps of its size instead.
-            output_scale = estimate / epsilon if (hand == "auto" and 0 < estimate < epsilon) else 1.0
+            # When epsilon lies above eq. (3.19)'s estimate (set by the condition mismatch, or by hand), a
+            # network started at unit output would put a residual (eps / estimate) x eps_r into the
+            # equation at its frequencies, which training must first cancel: start its output layer at
+            # estimate / eps of its size instead.
+            output_scale = estimate / epsilon if 0 < estimate < epsilon else 1.0
             activation = "sin"
             data_scale = epsilon
             # Eq. (3.32) takes L_d ~ eps_k^2 with eps_k the magnitude of eq. (3.19) (section 3.2.1), not the
@@ -534,11 +544,12 @@ class MultiStagePINN:
 
         def new_network():
             built = build_stage_network(d, width=width, depth=self.depth, kappa=kappa, first_activation=activation,
-                                        bias_initializer="zeros" if activation == "tanh" else self.sin_bias_initializer,
+                                        bias_initializer=self.bias_initializer or ("zeros" if activation == "tanh" else self.sin_bias_initializer),
                                         seed=self.seed + 1000 * stage, name=f"stage_{stage}",
                                         first_layer_frequencies=first_layer_frequencies, output_dim=problem.output_dim)
             if output_scale != 1.0:
                 built.layers[-1].kernel.assign(built.layers[-1].kernel * output_scale)
+                built.layers[-1].bias.assign(built.layers[-1].bias * output_scale)
             return built
 
         network = new_network()
