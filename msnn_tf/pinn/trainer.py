@@ -150,7 +150,9 @@ class MultiStagePINN:
 
     Args:
         problem: The :class:`~msnn_tf.pinn.Problem`.
-        width: Units per hidden layer.
+        width: Units per hidden layer. Later stages of a PDE fit a residual in several dimensions and may
+            need more: Fig. 13 (2-D) uses widths (20, 20, 50), with more collocation points than weights
+            in the wide stage (``num_collocation`` per stage); with fewer, a stage fits the points.
         depth: Hidden layers per stage network.
         num_collocation: Collocation points (Latin hypercube, plus the box corners in 1-D) of a stage;
             later stages take at least ``points_safety * 6 pi f_d`` points per scaled axis (eq. 2.10),
