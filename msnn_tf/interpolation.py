@@ -16,7 +16,7 @@ import numpy as np
 
 from msnn_tf.validation import positive_int
 
-__all__ = ["end_points", "local_interpolation"]
+__all__ = ["end_points", "end_positions", "local_interpolation"]
 
 
 def local_interpolation(x, y, points, order: int = 8) -> np.ndarray:
@@ -61,21 +61,19 @@ def local_interpolation(x, y, points, order: int = 8) -> np.ndarray:
     return values[:, None]
 
 
-def end_points(x, y, cells: int = 64, order: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Points inside the first and last ``cells`` intervals of 1-D samples, with interpolated values.
+def end_positions(x, cells: int = 64) -> np.ndarray:
+    """Points inside the first and last ``cells`` intervals of 1-D sample positions ``x``.
 
     Each of those intervals is split into equal parts: 8 for the last 2 intervals at each end, 4 for
     the next 6, 2 (its midpoint) for the rest, which follows the way an end wiggle shrinks into the
     interval (measured: with midpoints alone the largest error moved into the last interval).
 
     Args:
-        x: Sample positions ``(N, 1)`` (any order, distinct).
-        y: Sample values ``(N, 1)``.
+        x: Sample positions ``(N,)`` or ``(N, 1)`` (any order, distinct).
         cells: Intervals at each end (all intervals when ``2 * cells >= N - 1``).
-        order: Samples per local polynomial (:func:`local_interpolation`).
 
     Returns:
-        ``(x_new, y_new)``, each ``(M, 1)``, sorted by position.
+        The positions, ``(M, 1)``, sorted.
     """
     cells = positive_int("cells", cells)
     positions = np.sort(np.asarray(x, dtype=np.float64).reshape(-1))
@@ -87,5 +85,20 @@ def end_points(x, y, cells: int = 64, order: int = 8) -> tuple[np.ndarray, np.nd
         for interval in {distance, count - 1 - distance}:
             low, high = positions[interval], positions[interval + 1]
             new.append(low + (high - low) * fractions)
-    new = np.unique(np.concatenate(new))
-    return new[:, None], local_interpolation(x, y, new, order=order)
+    return np.unique(np.concatenate(new))[:, None]
+
+
+def end_points(x, y, cells: int = 64, order: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`end_positions` of 1-D samples, with values interpolated from them.
+
+    Args:
+        x: Sample positions ``(N, 1)`` (any order, distinct).
+        y: Sample values ``(N, 1)``.
+        cells: Intervals at each end (all intervals when ``2 * cells >= N - 1``).
+        order: Samples per local polynomial (:func:`local_interpolation`).
+
+    Returns:
+        ``(x_new, y_new)``, each ``(M, 1)``, sorted by position.
+    """
+    new = end_positions(x, cells)
+    return new, local_interpolation(x, y, new, order=order)

@@ -76,7 +76,7 @@ def build_stage_network(
     def dense_bias(i, fan_in, fan_out):
         if bias_initializer != "glorot":
             return "zeros"
-        return glorot_bias_initializer(fan_in, fan_out, seed=None if seed is None else int(seed) + i + 7919)
+        return glorot_bias_initializer(fan_in, fan_out, seed=None if seed is None else layer_seed(i) + 7919)
 
     layers = [
         keras.Input(shape=(input_dim,), dtype=dtype),

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf import spectral
-from msnn_tf.interpolation import end_points
+from msnn_tf.interpolation import end_points, end_positions
 from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.reporting import ProgressPrinter, StageReport, TrainingHistory
@@ -512,10 +512,10 @@ class _DataSource:
     def end_points(self, x, y, cells):
         """Points inside the first and last ``cells`` intervals of 1-D samples ``(x, y)``, with values:
         the function's, or interpolated from the samples (:func:`msnn_tf.interpolation.end_points`)."""
-        x_end, y_end = end_points(x, y, cells=cells, order=min(8, x.shape[0]))
-        if self.is_function:
-            y_end = as_float64_matrix("function(x)", np.asarray(self.function(x_end), dtype=np.float64).reshape(-1, 1), columns=1)
-        return x_end, y_end
+        if not self.is_function:
+            return end_points(x, y, cells=cells, order=min(8, x.shape[0]))
+        x_end = end_positions(x, cells)
+        return x_end, as_float64_matrix("function(x)", np.asarray(self.function(x_end), dtype=np.float64).reshape(-1, 1), columns=1)
 
     def sample(self, points_per_axis):
         if not self.is_function:

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_float64_matrix", "check_float_dtype", "non_negative_ints", "per_stage", "positive_finite", "positive_int"]
+__all__ = ["as_float64_matrix", "check_float_dtype", "non_negative_int", "non_negative_ints", "per_stage", "positive_finite",
+           "positive_int"]
+
+
+def _is_integer(value) -> bool:
+    """An ``int`` or NumPy integer, not a ``bool``."""
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
 
 
 def positive_int(name: str, value) -> int:
     """``value`` as an int, or ``ValueError`` naming ``name`` when it is not a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+    if not _is_integer(value) or value <= 0:
         raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
     return int(value)
 
 
 def non_negative_int(name: str, value) -> int:
     """``value`` as an int, or ``ValueError`` naming ``name`` when it is not a non-negative integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+    if not _is_integer(value) or value < 0:
         raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}")
     return int(value)
 
@@ -33,7 +39,7 @@ def non_negative_ints(name: str, value):
     """``value`` (an int or a per-stage sequence of ints) unchanged, or ``ValueError`` naming ``name``
     when any entry is not a non-negative integer."""
     for v in value if isinstance(value, (list, tuple)) else [value]:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+        if not _is_integer(v) or v < 0:
             raise ValueError(f"`{name}` must hold non-negative integers, got {value!r}")
     return value
 
