@@ -43,15 +43,13 @@ def diffusion_problem():
 def main(argv=None) -> int:
     args = common.parse_args(argv, NAME, __doc__.splitlines()[0])
     settings = dict(adam_steps=150, lbfgs_iterations=150, num_collocation=200, max_collocation=400, rar_points=40) \
-        if args.quick else dict(num_collocation=2000, max_collocation=8000, rar_points=500)
+        if args.quick else dict(num_collocation=(2000, 2000, 6000), max_collocation=8000, rar_points=500)
     # The third network fits a two-dimensional residual of ~1e-7 to a few 1e-4 of it: width 50 (as the
     # regressor's later stages), with more collocation points than its 5301 weights (with 2500 it fits
     # the points and the residual between them grows). The training box runs past the final time
     # (open_margin), so the corners (+-1, 1), where the Dirichlet faces meet the open face t = 1, are
     # not ends of the data.
     settings |= dict(width=(20, 20, 50), open_margin=0.05)
-    if not args.quick:
-        settings |= dict(num_collocation=(2000, 2000, 6000))
     num_stages = 2 if args.quick else 3
     problem = diffusion_problem()
     start = time.perf_counter()
