@@ -46,6 +46,8 @@ class StageReport:
         wall_time: Seconds spent on the stage.
         accepted: ``False`` when the stage was discarded (non-finite loss, or no improvement).
         message: What happened, in words.
+        grid_refinement: Times per axis the data grid was refined for the stage's loss (1: the data
+            alone; see ``MultiStageRegressor(grid_refinement=...)``).
     """
 
     stage: int
@@ -74,6 +76,7 @@ class StageReport:
     wall_time: float
     accepted: bool
     message: str
+    grid_refinement: int = 1
 
     @property
     def adam_block_losses(self) -> np.ndarray:

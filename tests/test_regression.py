@@ -219,6 +219,7 @@ def test_num_points_schedule_sets_points_per_stage():
 
 @pytest.mark.parametrize("kwargs, word", [
     (dict(dtype="float16"), "dtype"), (dict(first_stage_activation="relu"), "first_stage_activation"),
+    (dict(grid_refinement=0), "grid_refinement"), (dict(grid_refinement=1.5), "grid_refinement"),
 ])
 def test_constructor_rejects_bad_new_settings(kwargs, word):
     with pytest.raises(ValueError, match=word):
@@ -240,3 +241,23 @@ def test_mse_objective_value_and_gradient_match_finite_differences():
         e = np.zeros(position.shape[0]); e[i] = step
         numeric = (float(value_and_gradients(position + e)[0]) - float(value_and_gradients(position - e)[0])) / (2 * step)
         assert float(gradient[i]) == pytest.approx(numeric, rel=1e-6, abs=1e-10)
+
+
+def test_gridded_2d_data_are_refined_for_later_stages(capsys):
+    """Stages >= 1 of 2-D grid data fit the grid refined 2x per axis (values interpolated, tested in
+    test_interpolation); scattered data and a refined grid above ``max_points`` are not refined."""
+    axis = np.linspace(-1.0, 1.0, 12)
+    x = np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)[::-1]
+    smooth = lambda p: (np.sin(2.0 * p[:, 0] + p[:, 1]) + 0.5 * p[:, 0] * p[:, 1])[:, None]  # noqa: E731
+    settings = dict(width=(8, 12), adam_steps=100, lbfgs_iterations=100, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", msnn.DataDensityWarning)
+        history = msnn.MultiStageRegressor(verbose=1, **settings).fit(x, smooth(x), num_stages=2)
+        assert [s.grid_refinement for s in history.stages] == [1, 2]
+        assert all(s.num_points == 144 for s in history.stages)  # the data; the loss covers 23^2
+        assert "refined 2x per axis (529 points" in capsys.readouterr().out
+        capped = msnn.MultiStageRegressor(verbose=0, max_points=500, **settings).fit(x, smooth(x), num_stages=2)
+        assert [s.grid_refinement for s in capped.stages] == [1, 1]
+        scattered = np.random.default_rng(0).uniform(-1.0, 1.0, (144, 2))
+        unrefined = msnn.MultiStageRegressor(verbose=0, **settings).fit(scattered, smooth(scattered), num_stages=2)
+        assert [s.grid_refinement for s in unrefined.stages] == [1, 1]
