@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -319,7 +320,7 @@ class MultiStageRegressor:
             first_activation = "sin"
             points_per_axis = data.points_per_axis if data.is_function else int(round(x_train.shape[0] ** (1.0 / d)))
             loss_points_per_axis = points_per_axis
-            if d >= 2 and self.grid_refinement > 1 and not data.is_function:
+            if d >= 2 and self.grid_refinement > 1:
                 refinement = data.refinement_factor(self.grid_refinement, self.max_points)
                 loss_points_per_axis = refinement * (points_per_axis - 1) + 1
             if self.first_layer_init == "spectrum":
@@ -491,7 +492,6 @@ class _DataSource:
         self.arrays = arrays
         self.function = function
         self.points_per_axis = points_per_axis
-        self._grid_axes = False  # not looked for yet
         self._refined = {}
 
     @property
@@ -541,16 +541,19 @@ class _DataSource:
         x_end = end_positions(x, cells)
         return x_end, as_float64_matrix("function(x)", np.asarray(self.function(x_end), dtype=np.float64).reshape(-1, 1), columns=1)
 
+    @functools.cached_property
+    def grid(self) -> list[np.ndarray] | None:
+        """Per-axis coordinates of fixed data that form a full tensor-product grid, else None."""
+        return None if self.is_function else grid_axes(self.arrays[0])
+
     def refinement_factor(self, max_factor: int, max_points: int) -> int:
         """The largest refinement per axis, at most ``max_factor``, that keeps gridded fixed data
         within ``max_points`` points; 1 when the data are not a grid (or hold fewer than 8 points on an
         axis, too few for the degree-7 interpolation)."""
-        if self._grid_axes is False:
-            self._grid_axes = grid_axes(self.arrays[0])
-        if self._grid_axes is None or min(axis.size for axis in self._grid_axes) < 8:
+        if self.grid is None or min(axis.size for axis in self.grid) < 8:
             return 1
         factor = max_factor
-        while factor > 1 and math.prod(factor * (axis.size - 1) + 1 for axis in self._grid_axes) > max_points:
+        while factor > 1 and math.prod(factor * (axis.size - 1) + 1 for axis in self.grid) > max_points:
             factor -= 1
         return factor
 
