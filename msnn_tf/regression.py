@@ -194,7 +194,9 @@ class MultiStageRegressor:
             num_stages: Maximum number of stages, positive.
             target_rms: Stop once the RMS error (validation data if given, else training data, data
                 units) is at or below this.
-            validation_data: Optional ``(x_val, y_val)`` evaluated after every stage.
+            validation_data: Optional ``(x_val, y_val)`` evaluated after every stage. A stage >= 1 that
+                does not lower its RMS error is discarded and training stops: it fitted the training
+                samples, not the function between them (e.g. 2-D data with more weights than points).
             domain: ``(lower, upper)`` of a callable target; per axis.
             num_points: Points per axis of the first stage's grid (callable target); later stages grow
                 it per eq. (2.10). A sequence sets the points per axis of every stage by hand instead
@@ -386,8 +388,12 @@ class MultiStageRegressor:
         final_loss = float(lbfgs.objective_value if lbfgs is not None else adam.objective_value)
 
         before = _errors(model, x_train, y_train) if stage > 0 else (math.inf, math.inf)
+        before_validation = _errors(model, *validation) if validation is not None and stage > 0 else (math.inf, math.inf)
         model.add_stage(network, epsilon)
         train_rms, train_max = _errors(model, x_train, y_train)
+        val_rms = val_max = None
+        if validation is not None:
+            val_rms, val_max = _errors(model, *validation)
         accepted = failure is None and math.isfinite(train_rms)
         message = "ok"
         if failure is not None:
@@ -395,13 +401,15 @@ class MultiStageRegressor:
         elif not train_rms < before[0]:
             accepted = False
             message = f"no improvement (train RMS {train_rms:.3e} vs {before[0]:.3e}), stage discarded"
+        elif val_rms is not None and not val_rms < before_validation[0]:
+            accepted = False
+            message = (f"no improvement on the validation data (RMS {val_rms:.3e} vs {before_validation[0]:.3e}; "
+                       f"train RMS {train_rms:.3e}: it fitted the samples, not the function), stage discarded")
         if not accepted:
             model.pop_stage()
             train_rms, train_max = before
+            val_rms, val_max = (None, None) if validation is None or not model.num_stages else before_validation
             warnings.warn(f"stage {stage}: {message}", RuntimeWarning, stacklevel=3)
-        val_rms = val_max = None
-        if validation is not None and model.num_stages:
-            val_rms, val_max = _errors(model, *validation)
         report = StageReport(
             stage=stage, epsilon=float(epsilon), dominant_frequency=tuple(float(f) for f in frequencies),
             kappa=float(kappa), kappa_hat=float(kappa_hat), first_activation=first_activation, width=width,

@@ -90,6 +90,26 @@ def test_non_finite_loss_discards_stage_and_keeps_earlier():
     assert msnn.rms(target(x) - regressor.predict(x)) == pytest.approx(history.stages[0].train_rms, rel=1e-12)
 
 
+def test_stage_that_does_not_improve_validation_is_discarded():
+    # Validation values equal to stage 0's own predictions: its validation RMS is ~0 (same seed, same
+    # data), so any stage-1 correction (size eps ~ 1e-3 here) must raise it and be discarded.
+    x = np.linspace(-1, 1, 200)[:, None]
+    x_val = np.linspace(-1, 1, 333)[:, None]
+    settings = dict(width=10, adam_steps=200, lbfgs_iterations=200, verbose=0)
+    first = msnn.MultiStageRegressor(**settings)
+    first.fit(x, target(x), num_stages=1)
+    y_val = first.predict(x_val)
+    regressor = msnn.MultiStageRegressor(**settings)
+    with pytest.warns(RuntimeWarning, match="no improvement on the validation data"):
+        history = regressor.fit(x, target(x), num_stages=3, validation_data=(x_val, y_val))
+    assert len(history.stages) == 2 and not history.stages[1].accepted
+    assert history.stages[0].validation_rms < 1e-12  # stage 0 reproduces the first fit (abs 1e-12)
+    assert history.stages[1].train_rms == history.stages[0].train_rms  # the report keeps stage 0's errors
+    assert history.stages[1].validation_rms == history.stages[0].validation_rms
+    assert regressor.model.num_stages == 1 and "stopped at stage 1" in history.message
+    np.testing.assert_array_equal(regressor.predict(x_val), regressor.model.predict(x_val, num_stages=1))
+
+
 def test_target_rms_stops_early():
     x = np.linspace(-1, 1, 300)[:, None]
     regressor = msnn.MultiStageRegressor(width=10, adam_steps=200, lbfgs_iterations=200, verbose=0)
