@@ -13,7 +13,8 @@ from msnn_tf.layers import InputScaling, ScaledFirstLayer
 from msnn_tf.networks import build_stage_network
 from msnn_tf.pinn.trainer import MultiStagePINN
 from msnn_tf.optimizers import AdamResults, LbfgsResults, adam_minimize, lbfgs_minimize
-from msnn_tf.regression import MultiStageRegressor, boundary_weights, mse_objective
+from msnn_tf.regression import MultiStageRegressor, mse_objective
+from msnn_tf.weighting import boundary_weights
 from msnn_tf.reporting import StageReport, TrainingHistory
 from msnn_tf.spectral import (
     amplitude_spectra,

@@ -19,8 +19,9 @@ from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.reporting import ProgressPrinter, StageReport, TrainingHistory
 from msnn_tf.staged_model import StagedModel
 from msnn_tf.validation import as_float64_matrix, check_float_dtype, non_negative_int, per_stage, positive_int
+from msnn_tf.weighting import boundary_weights
 
-__all__ = ["MultiStageRegressor", "boundary_weights", "mse_objective"]
+__all__ = ["MultiStageRegressor", "mse_objective"]
 
 
 class MultiStageRegressor:
@@ -435,22 +436,6 @@ class MultiStageRegressor:
 def _errors(model: StagedModel, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     error = y - model.predict(x)
     return spectral.rms(error), float(np.max(np.abs(error)))
-
-
-def boundary_weights(x_scaled: np.ndarray, points_per_axis: float | None = None) -> np.ndarray:
-    """Chebyshev weights ``prod_i (1 - h_i^2 + delta_i)^(-1/2)`` of points ``h`` in ``[-1, 1]^d``, mean 1.
-
-    ``delta_i = 2 / (n_i - 1)`` is one grid spacing for ``n_i = N^(1/d)`` points per axis (or
-    ``points_per_axis``, e.g. for points on faces, whose spacing is that of the interior's), which keeps
-    the weight of a point on the boundary finite (about ``sqrt(n_i / 2)`` times the centre's).
-    Returns shape ``(N, 1)``.
-    """
-    x_scaled = np.asarray(x_scaled, dtype=np.float64)
-    n, d = x_scaled.shape
-    per_axis = max(2.0, n ** (1.0 / d) if points_per_axis is None else float(points_per_axis))
-    delta = 2.0 / (per_axis - 1.0)
-    weights = np.prod(1.0 / np.sqrt(np.maximum(1.0 - x_scaled**2, 0.0) + delta), axis=1, keepdims=True)
-    return weights / np.mean(weights)
 
 
 def mse_objective(network: keras.Model, x_scaled, target, weights=None):

@@ -171,7 +171,7 @@ def test_predict_before_fit_and_bad_shapes():
 
 
 def test_boundary_weights_are_chebyshev_and_mean_one():
-    from msnn_tf.regression import boundary_weights
+    from msnn_tf.weighting import boundary_weights
 
     h = np.linspace(-1, 1, 101)[:, None]
     w = boundary_weights(h)

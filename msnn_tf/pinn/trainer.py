@@ -31,7 +31,7 @@ from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.pinn.problem import Problem
 from msnn_tf.pinn.weights import pretrain_equation_weight
-from msnn_tf.regression import boundary_weights
+from msnn_tf.weighting import boundary_weights
 from msnn_tf.reporting import ProgressPrinter
 from msnn_tf.staged_model import StagedModel
 from msnn_tf.validation import as_float64_matrix, non_negative_ints, per_stage, positive_finite, positive_int
