@@ -196,8 +196,9 @@ class MultiStageRegressor:
             target_rms: Stop once the RMS error (validation data if given, else training data, data
                 units) is at or below this.
             validation_data: Optional ``(x_val, y_val)`` evaluated after every stage. A stage >= 1 that
-                does not lower its RMS error is discarded and training stops: it fitted the training
-                samples, not the function between them (e.g. 2-D data with more weights than points).
+                does not lower the validation RMS error is discarded and training stops: it fitted the
+                training samples, not the function between them (e.g. 2-D data with more weights than
+                points).
             domain: ``(lower, upper)`` of a callable target; per axis.
             num_points: Points per axis of the first stage's grid (callable target); later stages grow
                 it per eq. (2.10). A sequence sets the points per axis of every stage by hand instead
@@ -402,7 +403,7 @@ class MultiStageRegressor:
         elif not train_rms < before[0]:
             accepted = False
             message = f"no improvement (train RMS {train_rms:.3e} vs {before[0]:.3e}), stage discarded"
-        elif val_rms is not None and not val_rms < before_validation[0]:
+        elif stage > 0 and val_rms is not None and not val_rms < before_validation[0]:
             accepted = False
             message = (f"no improvement on the validation data (RMS {val_rms:.3e} vs {before_validation[0]:.3e}; "
                        f"train RMS {train_rms:.3e}: it fitted the samples, not the function), stage discarded")

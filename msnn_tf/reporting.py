@@ -39,12 +39,14 @@ class StageReport:
         lbfgs_losses: Normalised loss after each recorded L-BFGS block.
         lbfgs_times: Seconds since the L-BFGS phase started at each recorded loss.
         final_loss: Normalised loss at the end of the stage.
-        train_rms: RMS error on the training data after the stage (data units).
-        train_max: Max-abs error on the training data after the stage.
-        validation_rms: RMS error on the validation data, when given.
-        validation_max: Max-abs error on the validation data, when given.
+        train_rms: RMS error on the training data after the stage (data units); for a discarded
+            stage, that of the stages kept.
+        train_max: Max-abs error on the training data after the stage (same rule).
+        validation_rms: RMS error on the validation data, when given (same rule).
+        validation_max: Max-abs error on the validation data, when given (same rule).
         wall_time: Seconds spent on the stage.
-        accepted: ``False`` when the stage was discarded (non-finite loss, or no improvement).
+        accepted: ``False`` when the stage was discarded (non-finite loss, or no improvement of the
+            training RMS, or of the validation RMS when validation data are given).
         message: What happened, in words.
         grid_refinement: Times per axis the data grid was refined for the stage's loss (1: the data
             alone; see ``MultiStageRegressor(grid_refinement=...)``).

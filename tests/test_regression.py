@@ -106,6 +106,7 @@ def test_stage_that_does_not_improve_validation_is_discarded():
     assert history.stages[0].validation_rms < 1e-12  # stage 0 reproduces the first fit (abs 1e-12)
     assert history.stages[1].train_rms == history.stages[0].train_rms  # the report keeps stage 0's errors
     assert history.stages[1].validation_rms == history.stages[0].validation_rms
+    assert history.stages[1].validation_max == history.stages[0].validation_max
     assert regressor.model.num_stages == 1 and "stopped at stage 1" in history.message
     np.testing.assert_array_equal(regressor.predict(x_val), regressor.model.predict(x_val, num_stages=1))
 
