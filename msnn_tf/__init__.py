@@ -14,7 +14,6 @@ from msnn_tf.networks import build_stage_network
 from msnn_tf.pinn.trainer import MultiStagePINN
 from msnn_tf.optimizers import AdamResults, LbfgsResults, adam_minimize, lbfgs_minimize
 from msnn_tf.regression import MultiStageRegressor, mse_objective
-from msnn_tf.weighting import boundary_weights
 from msnn_tf.reporting import StageReport, TrainingHistory
 from msnn_tf.spectral import (
     amplitude_spectra,
@@ -27,6 +26,7 @@ from msnn_tf.spectral import (
     sample_spectrum_frequencies,
 )
 from msnn_tf.staged_model import StagedModel
+from msnn_tf.weighting import boundary_weights
 
 __version__ = "0.1.0"
 
