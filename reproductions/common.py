@@ -46,9 +46,12 @@ __all__ = [
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def parse_args(argv, name: str, description: str) -> argparse.Namespace:
-    """``--quick``, ``--out`` (default ``reproductions/results/<name>``), ``--seed``, ``--verbose``."""
+def parse_args(argv, name: str, description: str, add_arguments=None) -> argparse.Namespace:
+    """``--quick``, ``--out`` (default ``reproductions/results/<name>``), ``--seed``, ``--verbose``, and
+    whatever ``add_arguments(parser)`` adds."""
     parser = argparse.ArgumentParser(prog=name, description=description)
+    if add_arguments is not None:
+        add_arguments(parser)
     parser.add_argument("--quick", action="store_true", help="tiny iteration counts (seconds), for tests")
     parser.add_argument("--out", default=str(RESULTS / name), help="folder for the PNG and metrics.json")
     parser.add_argument("--seed", type=int, default=0, help="seed of every initialiser and sampler")

@@ -266,11 +266,12 @@ def test_mse_objective_value_and_gradient_match_finite_differences():
 
 def test_gridded_2d_data_are_refined_for_later_stages(capsys):
     """Stages >= 1 of 2-D grid data fit the grid refined 2x per axis (values interpolated, tested in
-    test_interpolation); scattered data and a refined grid above ``max_points`` are not refined."""
+    test_interpolation); scattered data and a refined grid above ``max_points`` are not refined.
+    (Trained stages: a least-squares stage raises the refinement, see test_least_squares.)"""
     axis = np.linspace(-1.0, 1.0, 12)
     x = np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)[::-1]
     smooth = lambda p: (np.sin(2.0 * p[:, 0] + p[:, 1]) + 0.5 * p[:, 0] * p[:, 1])[:, None]  # noqa: E731
-    settings = dict(width=(8, 12), adam_steps=100, lbfgs_iterations=100, seed=0)
+    settings = dict(width=(8, 12), adam_steps=100, lbfgs_iterations=100, seed=0, stage_solver="adam_lbfgs")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", msnn.DataDensityWarning)
         history = msnn.MultiStageRegressor(verbose=1, **settings).fit(x, smooth(x), num_stages=2)

@@ -1,0 +1,128 @@
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import msnn_tf as msnn
+from msnn_tf.least_squares import solve_output_layer
+
+
+def sin_network(input_dim=1, width=40, kappa=20.0, seed=3):
+    return msnn.build_stage_network(input_dim, width=width, depth=1, kappa=kappa, first_activation="sin",
+                                    bias_initializer="phase", seed=seed)
+
+
+def test_fits_targets_in_the_span_of_the_features_to_round_off():
+    """Targets made by the network itself with other output weights are fitted to 1e-12 relative (the
+    weights themselves are not unique to that accuracy: sin features of nearby frequencies are nearly
+    dependent), and the network's prediction is the fit."""
+    network = sin_network(kappa=150.0)  # kappa_hat 33: frequencies ~5 per unit, resolved by 400 points
+    x = np.linspace(-1.0, 1.0, 400)[:, None]
+    planted_kernel = np.random.default_rng(0).normal(size=(40, 1))
+    network.layers[-1].kernel.assign(planted_kernel)
+    network.layers[-1].bias.assign([0.3])
+    target = np.asarray(network(x))
+    network.layers[-1].kernel.assign(np.zeros((40, 1)))
+    network.layers[-1].bias.assign([0.0])
+    result = solve_output_layer(network, x, target)
+    assert not result.failed and result.num_points == 400 and result.num_features == 40 and result.rank <= 41
+    assert result.residual_rms <= 1e-12 * np.sqrt(np.mean(target**2))
+    np.testing.assert_allclose(np.asarray(network(x)), target, rtol=0, atol=1e-12 * np.abs(target).max())
+
+
+def test_weighted_blocked_solve_matches_dense_lstsq():
+    """Blocks of 7 rows and per-point weights give the dense weighted solution (relative 1e-9)."""
+    network = sin_network(input_dim=2, width=30, kappa=8.0)
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1.0, 1.0, (300, 2))
+    target = np.exp(x[:, :1]) * np.cos(3.0 * x[:, 1:])
+    weights = rng.uniform(0.5, 2.0, 300)
+    result = solve_output_layer(network, x, target, weights=weights, block_rows=7)
+    features = np.asarray(network.layers[0](x))
+    design = np.concatenate([features, np.ones((300, 1))], axis=1) * np.sqrt(weights)[:, None]
+    expected, *_ = np.linalg.lstsq(design, target[:, 0] * np.sqrt(weights), rcond=None)
+    np.testing.assert_allclose(network.layers[-1].kernel.numpy()[:, 0], expected[:30], rtol=1e-9, atol=1e-12)
+    prediction = np.asarray(network(x))[:, 0]
+    assert result.loss == pytest.approx(np.mean(weights * (target[:, 0] - prediction) ** 2), rel=1e-9)
+
+
+def test_fewer_points_than_features_interpolates():
+    """An underdetermined problem (10 points, 40 features) is solved, not rejected: residual ~0."""
+    network = sin_network()
+    x = np.linspace(-1.0, 1.0, 10)[:, None]
+    result = solve_output_layer(network, x, np.sin(5.0 * x))
+    assert result.rank <= 10 and result.residual_rms <= 1e-10
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(target=np.zeros((5, 1))), "x"),
+    (dict(weights=-np.ones(20)), "weights"),
+    (dict(block_rows=0), "block_rows"),
+])
+def test_bad_input(kwargs, match):
+    network = sin_network()
+    arguments = dict(x=np.linspace(-1, 1, 20)[:, None], target=np.zeros((20, 1)))
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        solve_output_layer(network, **arguments)
+
+
+def test_rejects_a_nonlinear_output_layer():
+    network = keras.Sequential([keras.Input((1,), dtype="float64"),
+                                keras.layers.Dense(4, activation="tanh", dtype="float64"),
+                                keras.layers.Dense(1, activation="tanh", dtype="float64")])
+    with pytest.raises(ValueError, match="linear Dense"):
+        solve_output_layer(network, np.zeros((5, 1)), np.zeros((5, 1)))
+
+
+def test_non_finite_target_leaves_the_layer_unchanged():
+    network = sin_network()
+    before = network.layers[-1].kernel.numpy().copy()
+    target = np.zeros((20, 1)); target[3] = np.nan
+    result = solve_output_layer(network, np.linspace(-1, 1, 20)[:, None], target)
+    assert result.failed and "non-finite" in result.message
+    np.testing.assert_array_equal(network.layers[-1].kernel.numpy(), before)
+
+
+def smooth_2d(p):
+    return (np.exp(-0.5 * (p[:, 0] ** 2 + p[:, 1] ** 2)) * np.sin(3.0 * p[:, 0] + 2.0 * p[:, 1]))[:, None]
+
+
+def grid(n):
+    axis = np.linspace(-1.0, 1.0, n)
+    return np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
+
+
+def test_2d_default_stage_is_a_least_squares_stage_and_gains_1e4():
+    """2-D default (``stage_solver="auto"``): stage 1 is a solved one-layer sin network; the data grid
+    is refined until the loss has four points per feature; on 31^2 grid data of a smooth target the
+    stage lowers the error on a 101^2 grid by >= 1e4."""
+    x, x_val = grid(31), grid(101)
+    regressor = msnn.MultiStageRegressor(adam_steps=300, lbfgs_iterations=(1500, 0), least_squares_width=1000, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", msnn.DataDensityWarning)
+        history = regressor.fit(x, smooth_2d(x), num_stages=2, validation_data=(x_val, smooth_2d(x_val)))
+    first, second = history.stages
+    assert second.accepted, second.message
+    assert (second.depth, second.adam_steps, second.lbfgs_iterations) == (1, 0, 0)
+    assert second.width == 1000 and second.grid_refinement == 3  # 61^2 < 4 * 1000 <= 91^2 loss points
+    assert second.validation_rms <= first.validation_rms / 1e4, (first.validation_rms, second.validation_rms)
+    # The stage is an ordinary stage network: the saved model predicts the same (bit-identical).
+    assert regressor.model.num_stages == 2
+
+
+def test_stage_solver_choice_and_bad_value():
+    x = grid(12)
+    settings = dict(width=(8, 12), adam_steps=50, lbfgs_iterations=50, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", msnn.DataDensityWarning)
+        trained = msnn.MultiStageRegressor(stage_solver="adam_lbfgs", **settings).fit(x, smooth_2d(x), num_stages=2)
+    assert trained.stages[1].depth == 3 and trained.stages[1].adam_steps == 50
+    with pytest.raises(ValueError, match="stage_solver"):
+        msnn.MultiStageRegressor(stage_solver="lstsq")
+    with pytest.raises(ValueError, match="least_squares_width"):
+        msnn.MultiStageRegressor(least_squares_width=0)
+    for factors in (-1.0, (), (3.0, float("nan"))):
+        with pytest.raises(ValueError, match="least_squares_kappa_factors"):
+            msnn.MultiStageRegressor(least_squares_kappa_factors=factors)
