@@ -10,6 +10,7 @@ Public names::
 from msnn_tf.derivatives import Partials, partial_derivatives
 from msnn_tf import pinn  # noqa: F401  (msnn.pinn: the PINN problem pieces)
 from msnn_tf.layers import InputScaling, ScaledFirstLayer
+from msnn_tf.least_squares import LeastSquaresResult, solve_output_layer
 from msnn_tf.networks import build_stage_network
 from msnn_tf.pinn.trainer import MultiStagePINN
 from msnn_tf.optimizers import AdamResults, LbfgsResults, adam_minimize, lbfgs_minimize
@@ -35,6 +36,7 @@ __all__ = [
     "DataDensityWarning",
     "InputScaling",
     "LbfgsResults",
+    "LeastSquaresResult",
     "MultiStagePINN",
     "MultiStageRegressor",
     "Partials",
@@ -55,4 +57,5 @@ __all__ = [
     "partial_derivatives",
     "rms",
     "sample_spectrum_frequencies",
+    "solve_output_layer",
 ]

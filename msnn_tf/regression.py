@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf import spectral
-from msnn_tf.least_squares import solve_output_layer
+from msnn_tf.least_squares import network_values, solve_output_layer
 from msnn_tf.interpolation import end_points, end_positions, grid_axes, refine_grid
 from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
@@ -426,14 +426,15 @@ class MultiStageRegressor:
         if self.loss_weighting == "chebyshev":
             weights = boundary_weights(x_scaled.numpy())
         if use_least_squares:
-            network, solved = self._least_squares_stage(stage, x_scaled.numpy(), target, weights, width,
-                                                        float(np.max(frequencies)), printer)
+            network, solved, rejection = self._least_squares_stage(stage, x_scaled.numpy(), target, weights, width,
+                                                                   float(np.max(frequencies)), printer)
             kappa, kappa_hat = network.layers[0].kappa, network.layers[0].kappa_hat
             failure = None if not solved.failed else f"least squares: {solved.message}"
             adam = lbfgs = None
             final_loss = solved.loss
             adam_wall_time = time.perf_counter() - stage_start
         else:
+            rejection = None
             adam, lbfgs, failure, final_loss, adam_wall_time = self._optimize(
                 stage, network, x_scaled, target, weights, adam_steps, lbfgs_iterations, learning_rate, printer,
                 stage_start)
@@ -448,6 +449,9 @@ class MultiStageRegressor:
         message = "ok"
         if failure is not None:
             message = f"non-finite loss, stage discarded, earlier stages kept ({failure})"
+        elif rejection is not None:
+            accepted = False
+            message = rejection
         elif not train_rms < before[0]:
             accepted = False
             message = f"no improvement (train RMS {train_rms:.3e} vs {before[0]:.3e}), stage discarded"
@@ -503,7 +507,9 @@ class MultiStageRegressor:
     def _least_squares_stage(self, stage, x_scaled, target, weights, width, frequency, printer):
         """A least-squares stage: one sin network per factor of ``least_squares_kappa_factors``, its
         output layer solved on 7/8 of the loss points; the network with the lowest (weighted) RMS on
-        the other 1/8 is kept. One factor: solved on every point, nothing held out."""
+        the other 1/8 is kept. One factor: solved on every point, nothing held out. Returns
+        ``(network, result, rejection)``: ``rejection`` says why the stage should be dropped (its best
+        held-out RMS is no lower than that of the target itself: it fits round-off), else None."""
         factors = self.least_squares_kappa_factors
         n = x_scaled.shape[0]
         fit = np.ones(n, bool)
@@ -520,7 +526,7 @@ class MultiStageRegressor:
             solved = solve_output_layer(network, x_scaled[fit], target[fit], None if weights is None else weights[fit])
             held_out = math.nan
             if not fit.all() and not solved.failed:
-                error = target[~fit, 0] - np.asarray(network.predict(x_scaled[~fit], verbose=0), np.float64)[:, 0]
+                error = target[~fit, 0] - network_values(network, x_scaled[~fit])[:, 0]
                 held_out = float(np.sqrt(np.mean((sqrt_w[~fit] * error) ** 2)))
             printer(f"  stage {stage} | least squares, {width} sin features, kappa_hat {network.layers[0].kappa_hat:.2f}: "
                     f"loss {solved.loss:.3e}" + ("" if fit.all() else f", held-out RMS {held_out:.3e}")
@@ -530,7 +536,13 @@ class MultiStageRegressor:
                 best = (score, network, solved)
             elif best is None:
                 best = (math.inf, network, solved)
-        return best[1], best[2]
+        rejection = None
+        if not fit.all():
+            baseline = float(np.sqrt(np.mean((sqrt_w[~fit] * target[~fit, 0]) ** 2)))
+            if not best[0] < baseline:
+                rejection = (f"no improvement on the held-out loss points (RMS {best[0]:.3e} vs {baseline:.3e} "
+                             "without the stage), stage discarded")
+        return best[1], best[2], rejection
 
     def _stage_solver(self, data, x_train) -> str:
         """The solver of stages >= 1: ``stage_solver``, with ``"auto"`` resolved by the data: least

@@ -11,7 +11,10 @@ the error per stage (paper: ~1e-11 after three stages, seven orders better than 
 500 collocation points per later stage where the residual of the model so far is largest (the paper
 adds them throughout training; msnn_tf once per stage).
 
-Run: ``python reproductions/fig13_diffusion_2d.py [--quick] [--out DIR] [--seed S]``.
+``--stage-solver least_squares`` makes stages >= 1 solved least-squares stages
+(``MultiStagePINN(stage_solver="least_squares")``, 1000 sin features each) instead of trained gPINNs.
+
+Run: ``python reproductions/fig13_diffusion_2d.py [--quick] [--out DIR] [--seed S] [--stage-solver S]``.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ def diffusion_problem():
 
 
 def main(argv=None) -> int:
-    args = common.parse_args(argv, NAME, __doc__.splitlines()[0])
+    args = common.parse_args(argv, NAME, __doc__.splitlines()[0], add_arguments=lambda parser: parser.add_argument(
+        "--stage-solver", default="adam_lbfgs", choices=("adam_lbfgs", "least_squares"),
+        help="how stages >= 1 are fitted (MultiStagePINN(stage_solver=...)); least_squares: solved sin stages"))
     settings = dict(adam_steps=150, lbfgs_iterations=150, num_collocation=200, max_collocation=400, rar_points=40) \
         if args.quick else dict(num_collocation=(2000, 2000, 6000), max_collocation=8000, rar_points=500)
     # The third network fits a two-dimensional residual of ~1e-7 to a few 1e-4 of it: width 50 (as the
@@ -53,6 +58,8 @@ def main(argv=None) -> int:
     num_stages = 2 if args.quick else 3
     problem = diffusion_problem()
     start = time.perf_counter()
+    if args.stage_solver == "least_squares":
+        settings |= dict(stage_solver="least_squares", least_squares_width=100 if args.quick else 1000)
     solver = msnn.MultiStagePINN(problem, gradient_enhanced=True, loss_weighting="chebyshev", seed=args.seed,
                                  verbose=args.verbose, **settings)
     history = solver.fit(num_stages=num_stages)
@@ -83,8 +90,9 @@ def main(argv=None) -> int:
     fig.tight_layout()
     fig.savefig(args.out / f"{NAME}.png", dpi=110)
     plt.close(fig)
-    final = history.stages[-1]
+    final = [s for s in history.stages if s.accepted][-1]
     common.write_metrics(args, {
+        "stage_solver": args.stage_solver,
         "final_rms_error": final.true_rms, "final_max_error": final.true_max, "wall_time_s": wall,
         "stages": [common.pinn_stage_summary(s) | {"rms_error": s.true_rms, "max_error": s.true_max, "iterations": s.adam_steps + s.lbfgs_iterations}
                    for s in history.stages],
