@@ -19,7 +19,8 @@ from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.reporting import ProgressPrinter, StageReport, TrainingHistory
 from msnn_tf.staged_model import StagedModel
-from msnn_tf.validation import as_float64_matrix, check_float_dtype, non_negative_int, per_stage, positive_int
+from msnn_tf.validation import (as_float64_matrix, check_float_dtype, non_negative_int, per_stage, positive_finites,
+                                positive_int)
 from msnn_tf.weighting import boundary_weights
 
 __all__ = ["MultiStageRegressor", "mse_objective"]
@@ -192,10 +193,7 @@ class MultiStageRegressor:
             raise ValueError(f"`refinement_order` must be at least 2, got {refinement_order!r}")
         self.stage_solver = stage_solver
         self.least_squares_width = positive_int("least_squares_width", least_squares_width)
-        factors = least_squares_kappa_factors if isinstance(least_squares_kappa_factors, (list, tuple)) else [least_squares_kappa_factors]
-        if not factors or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f) and f > 0 for f in factors):
-            raise ValueError(f"`least_squares_kappa_factors` must hold positive finite numbers, got {least_squares_kappa_factors!r}")
-        self.least_squares_kappa_factors = tuple(float(f) for f in factors)
+        self.least_squares_kappa_factors = positive_finites("least_squares_kappa_factors", least_squares_kappa_factors)
         self.kappa_factor = float(kappa_factor)
         self.first_stage_kappa = float(first_stage_kappa)
         self.first_stage_activation = first_stage_activation

@@ -35,6 +35,15 @@ def positive_finite(name: str, value) -> float:
     return float(value)
 
 
+def positive_finites(name: str, value) -> tuple[float, ...]:
+    """A positive finite number or a non-empty sequence of them, as a tuple of floats."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if not values or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                             and np.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"`{name}` must hold positive finite numbers, got {value!r}")
+    return tuple(float(v) for v in values)
+
+
 def non_negative_ints(name: str, value):
     """``value`` (an int or a per-stage sequence of ints) unchanged, or ``ValueError`` naming ``name``
     when any entry is not a non-negative integer."""

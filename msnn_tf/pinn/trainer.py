@@ -35,7 +35,7 @@ from msnn_tf.pinn.weights import pretrain_equation_weight
 from msnn_tf.weighting import boundary_weights
 from msnn_tf.reporting import ProgressPrinter
 from msnn_tf.staged_model import StagedModel
-from msnn_tf.validation import as_float64_matrix, non_negative_ints, per_stage, positive_finite, positive_int
+from msnn_tf.validation import as_float64_matrix, non_negative_ints, per_stage, positive_finite, positive_finites, positive_int
 
 __all__ = ["MultiStagePINN", "PINNHistory", "PINNStageReport"]
 
@@ -272,12 +272,9 @@ class MultiStagePINN:
             raise ValueError(f"`stage_solver` must be 'adam_lbfgs' or 'least_squares', got {stage_solver!r}")
         if stage_solver == "least_squares" and problem.output_dim != 1:
             raise ValueError(f"`stage_solver='least_squares'` needs a problem with one output, got {problem.output_dim}")
-        factors = least_squares_kappa_factors if isinstance(least_squares_kappa_factors, (list, tuple)) else [least_squares_kappa_factors]
-        if not factors or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f) and f > 0 for f in factors):
-            raise ValueError(f"`least_squares_kappa_factors` must hold positive finite numbers, got {least_squares_kappa_factors!r}")
         self.stage_solver = stage_solver
         self.least_squares_width = positive_int("least_squares_width", least_squares_width)
-        self.least_squares_kappa_factors = tuple(float(f) for f in factors)
+        self.least_squares_kappa_factors = positive_finites("least_squares_kappa_factors", least_squares_kappa_factors)
         self.resample_every = non_negative_ints("resample_every", resample_every)
         if first_stage_activation not in ("tanh", "sin"):
             raise ValueError(f"`first_stage_activation` must be 'tanh' or 'sin', got {first_stage_activation!r}")
