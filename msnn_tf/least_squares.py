@@ -135,8 +135,10 @@ def solve_output_layer(
     # Pad to a square (M + 2) factor when there are fewer rows than columns.
     if factor.shape[0] < m + 2:
         factor = np.concatenate([factor, np.zeros((m + 2 - factor.shape[0], m + 2))], axis=0)
+    # Features computed in float32 are only good to ~1e-7: treat smaller singular values as zero.
+    cond = None if np.dtype(output.kernel.dtype) == np.float64 else float(np.finfo(np.float32).eps)
     coefficients, _, rank, _ = scipy.linalg.lstsq(factor[: m + 1, : m + 1], factor[: m + 1, m + 1],
-                                                  lapack_driver="gelsy")
+                                                  cond=cond, lapack_driver="gelsy")
     output.kernel.assign(coefficients[:m, None].astype(output.kernel.dtype))
     output.bias.assign(coefficients[m:].astype(output.bias.dtype))
 

@@ -94,7 +94,9 @@ class MultiStageRegressor:
             4000 solved features took the 2-D target of Fig. 6 on a 71^2 grid from 3.2e-5 after stage
             0 to 4.5e-15 in one stage. In 1-D, trained stages reach 1e-15 (Fig. 5) and stay the default.
         least_squares_width: Features of a least-squares stage; at most a quarter of the stage's loss
-            points are used (so that the stage cannot interpolate the samples).
+            points and, for fixed data, at most the number of data points are used (so that the stage
+            cannot interpolate the samples). Least-squares stages always start their biases at random
+            phases (``sin_bias_initializer`` applies to trained stages).
         least_squares_kappa_factors: Candidates for ``kappa_hat / (pi f_d)`` of a least-squares stage (the
             features' frequencies then have a standard deviation of half the factor times ``f_d`` per
             axis). With several, each is solved on 7/8 of the loss points and the one with the lowest
@@ -350,8 +352,11 @@ class MultiStageRegressor:
             scaled = model.scale_inputs(x_train).numpy()
             frequencies = spectral.dominant_frequencies(scaled, residue)
             use_least_squares = self._stage_solver(data, x_train) == "least_squares"
-            # A least-squares stage wants four loss points per feature (fewer features if it cannot have them).
-            wanted_loss_points = 4 * self.least_squares_width if use_least_squares else 0
+            # A least-squares stage wants four loss points per feature (fewer features if it cannot have
+            # them), and no more features than data points: refined points are interpolated data, not
+            # new information.
+            max_features = min(self.least_squares_width, x_train.shape[0]) if not data.is_function else self.least_squares_width
+            wanted_loss_points = 4 * max_features if use_least_squares else 0
             if data.is_function:
                 cap = max(4, int(self.max_points ** (1.0 / d) + 1e-9))
                 if data.schedule is not None:  # hand-set points per stage
@@ -377,7 +382,9 @@ class MultiStageRegressor:
             if use_least_squares:
                 # A one-hidden-layer sin network whose output layer is solved, not trained; at most a
                 # quarter as many features as loss points, so that it cannot interpolate the data.
-                width = max(1, min(self.least_squares_width, self._num_loss_points(data, x_train, refinement) // 4))
+                if not data.is_function:
+                    max_features = min(self.least_squares_width, x_train.shape[0])
+                width = max(1, min(max_features, self._num_loss_points(data, x_train, refinement) // 4))
                 depth = 1
                 kappa = spectral.kappa_for_frequency(float(np.max(frequencies)), fan_in=d, units=width,
                                                      factor=self.least_squares_kappa_factors[0])
@@ -519,7 +526,7 @@ class MultiStageRegressor:
             kappa = spectral.kappa_for_frequency(frequency, fan_in=x_scaled.shape[1], units=width, factor=factor)
             network = build_stage_network(
                 x_scaled.shape[1], width=width, depth=1, kappa=kappa, first_activation="sin",
-                bias_initializer=self.sin_bias_initializer, seed=self.seed + 1000 * stage, name=f"stage_{stage}",
+                bias_initializer="phase", seed=self.seed + 1000 * stage, name=f"stage_{stage}",
                 dtype=self.dtype)
             solved = solve_output_layer(network, x_scaled[fit], target[fit], None if weights is None else weights[fit])
             held_out = math.nan
@@ -676,7 +683,7 @@ class _DataSource:
     def refinement_factor(self, max_factor: int, max_points: int) -> int:
         """The largest refinement per axis, at most ``max_factor``, that keeps gridded fixed data
         within ``max_points`` points; 1 when the data are not a grid (or hold fewer than 8 points on an
-        axis, too few for the degree-7 interpolation)."""
+        axis, too few for the local interpolation)."""
         if self.grid is None or min(axis.size for axis in self.grid) < 8:
             return 1
         factor = max_factor

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     fig.tight_layout()
     fig.savefig(args.out / f"{NAME}.png", dpi=110)
     plt.close(fig)
-    final = [s for s in history.stages if s.accepted][-1]
+    final = ([s for s in history.stages if s.accepted] or history.stages)[-1]
     common.write_metrics(args, {
         "stage_solver": args.stage_solver,
         "final_rms_error": final.true_rms, "final_max_error": final.true_max, "wall_time_s": wall,

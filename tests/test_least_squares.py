@@ -42,8 +42,9 @@ def test_weighted_blocked_solve_matches_dense_lstsq():
     features = np.asarray(network.layers[0](x))
     design = np.concatenate([features, np.ones((300, 1))], axis=1) * np.sqrt(weights)[:, None]
     expected, *_ = np.linalg.lstsq(design, target[:, 0] * np.sqrt(weights), rcond=None)
-    np.testing.assert_allclose(network.layers[-1].kernel.numpy()[:, 0], expected[:30], rtol=1e-9, atol=1e-12)
     prediction = np.asarray(network(x))[:, 0]
+    # Fitted values, not coefficients (nearly dependent sin features make those non-unique).
+    np.testing.assert_allclose(prediction, design @ expected / np.sqrt(weights), rtol=0, atol=1e-9 * np.abs(target).max())
     assert result.loss == pytest.approx(np.mean(weights * (target[:, 0] - prediction) ** 2), rel=1e-9)
 
 
@@ -99,16 +100,15 @@ def test_2d_default_stage_is_a_least_squares_stage_and_gains_1e4():
     is refined until the loss has four points per feature; on 31^2 grid data of a smooth target the
     stage lowers the error on a 101^2 grid by >= 1e4."""
     x, x_val = grid(31), grid(101)
-    regressor = msnn.MultiStageRegressor(adam_steps=300, lbfgs_iterations=(1500, 0), least_squares_width=1000, verbose=0)
+    regressor = msnn.MultiStageRegressor(adam_steps=300, lbfgs_iterations=(1500, 0), least_squares_width=950, verbose=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", msnn.DataDensityWarning)
         history = regressor.fit(x, smooth_2d(x), num_stages=2, validation_data=(x_val, smooth_2d(x_val)))
     first, second = history.stages
     assert second.accepted, second.message
     assert (second.depth, second.adam_steps, second.lbfgs_iterations) == (1, 0, 0)
-    assert second.width == 1000 and second.grid_refinement == 3  # 61^2 < 4 * 1000 <= 91^2 loss points
+    assert second.width == 950 and second.grid_refinement == 3  # 61^2 < 4 * 950 <= 91^2 loss points; 950 < 961 data
     assert second.validation_rms <= first.validation_rms / 1e4, (first.validation_rms, second.validation_rms)
-    # The stage is an ordinary stage network: the saved model predicts the same (bit-identical).
     assert regressor.model.num_stages == 2
 
 
@@ -119,6 +119,12 @@ def test_stage_solver_choice_and_bad_value():
         warnings.simplefilter("ignore", msnn.DataDensityWarning)
         trained = msnn.MultiStageRegressor(stage_solver="adam_lbfgs", **settings).fit(x, smooth_2d(x), num_stages=2)
     assert trained.stages[1].depth == 3 and trained.stages[1].adam_steps == 50
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", msnn.DataDensityWarning)
+        solved = msnn.MultiStageRegressor(**settings).fit(x, smooth_2d(x), num_stages=2)
+    # "auto" in 2-D: a least-squares stage with no more features than the 144 data points; the grid is
+    # refined until the loss has four points per feature (23^2 = 529 < 576 <= 34^2).
+    assert (solved.stages[1].depth, solved.stages[1].width, solved.stages[1].grid_refinement) == (1, 144, 3)
     with pytest.raises(ValueError, match="stage_solver"):
         msnn.MultiStageRegressor(stage_solver="lstsq")
     with pytest.raises(ValueError, match="least_squares_width"):

@@ -723,16 +723,16 @@ class MultiStagePINN:
         h_c, h_d = (2.0 * (p - lower) / (upper - lower) - 1.0 for p in (x_c, x_d))
         frequency = float(np.max(setup["frequencies"] * (upper - lower) / 2.0))
         width = max(1, min(self.least_squares_width, len(x_c) // 4))
-        row_c = np.sqrt(gamma * w_c / len(x_c))
-        row_d = np.sqrt((1.0 - gamma) * w_d / len(x_d))
         fit = np.ones(len(x_c), bool)
         if len(self.least_squares_kappa_factors) > 1:
             fit[np.random.default_rng(self.seed + 1000 * stage).permutation(len(x_c))[: len(x_c) // 8]] = False
+        row_c = np.sqrt(gamma * w_c / fit.sum())  # the means of eq. (3.1) over the points solved on
+        row_d = np.sqrt((1.0 - gamma) * w_d / len(x_d))
         best = None
         for factor in self.least_squares_kappa_factors:
             kappa = spectral.kappa_for_frequency(frequency, fan_in=d, units=width, factor=factor)
             network = build_stage_network(d, width=width, depth=1, kappa=kappa, first_activation="sin",
-                                          bias_initializer=self.sin_bias_initializer, seed=self.seed + 1000 * stage,
+                                          bias_initializer="phase", seed=self.seed + 1000 * stage,
                                           name=f"stage_{stage}", output_dim=1)
             kernel, bias = network.layers[0].kernel.numpy(), network.layers[0].bias.numpy()
             z_c = kappa * (h_c @ kernel) + bias
