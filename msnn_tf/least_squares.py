@@ -29,9 +29,11 @@ import keras
 import numpy as np
 import scipy.linalg
 
+from msnn_tf import spectral
+from msnn_tf.networks import build_stage_network
 from msnn_tf.validation import positive_int
 
-__all__ = ["LeastSquaresResult", "network_values", "solve_output_layer"]
+__all__ = ["LeastSquaresResult", "feature_network", "held_out_mask", "network_values", "solve_output_layer"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +67,25 @@ def _hidden_features(network: keras.Model, x: np.ndarray) -> np.ndarray:
     for layer in network.layers[:-1]:
         h = layer(h)
     return np.asarray(keras.ops.convert_to_numpy(h), dtype=np.float64)
+
+
+def feature_network(input_dim: int, width: int, frequency: float, factor: float, seed: int, name: str,
+                    dtype: str = "float64") -> keras.Sequential:
+    """The network of a least-squares stage: one ``sin`` layer of ``width`` units (Xavier-normal
+    weights, random phases, ``kappa`` from eq. 2.9 with ``kappa_hat = factor * pi * frequency``) and a
+    linear output, whose output layer :func:`solve_output_layer` then sets."""
+    kappa = spectral.kappa_for_frequency(frequency, fan_in=input_dim, units=width, factor=factor)
+    return build_stage_network(input_dim, width=width, depth=1, kappa=kappa, first_activation="sin",
+                               bias_initializer="phase", seed=seed, name=name, dtype=dtype)
+
+
+def held_out_mask(num_points: int, num_candidates: int, seed: int) -> np.ndarray:
+    """Boolean mask of the points a least-squares stage is solved on: all of them for one candidate,
+    else all but a random eighth, on which the candidates are compared."""
+    fit = np.ones(num_points, bool)
+    if num_candidates > 1:
+        fit[np.random.default_rng(seed).permutation(num_points)[: num_points // 8]] = False
+    return fit
 
 
 def network_values(network: keras.Model, x, block_rows: int = 100_000) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf import spectral
-from msnn_tf.least_squares import network_values, solve_output_layer
+from msnn_tf.least_squares import feature_network, held_out_mask, network_values, solve_output_layer
 from msnn_tf.interpolation import end_points, end_positions, grid_axes, refine_grid
 from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
@@ -355,7 +355,7 @@ class MultiStageRegressor:
             # A least-squares stage wants four loss points per feature (fewer features if it cannot have
             # them), and no more features than data points: refined points are interpolated data, not
             # new information.
-            max_features = min(self.least_squares_width, x_train.shape[0]) if not data.is_function else self.least_squares_width
+            max_features = self.least_squares_width if data.is_function else min(self.least_squares_width, x_train.shape[0])
             wanted_loss_points = 4 * max_features if use_least_squares else 0
             if data.is_function:
                 cap = max(4, int(self.max_points ** (1.0 / d) + 1e-9))
@@ -375,19 +375,16 @@ class MultiStageRegressor:
             loss_points_per_axis = points_per_axis
             if d >= 2 and self.grid_refinement > 1:
                 factor = self.grid_refinement
-                while data.grid is not None and math.prod(factor * (a.size - 1) + 1 for a in data.grid) < wanted_loss_points:
+                while data.grid is not None and data.refined_size(factor) < wanted_loss_points:
                     factor += 1
                 refinement = data.refinement_factor(factor, self.max_points)
                 loss_points_per_axis = refinement * (points_per_axis - 1) + 1
             if use_least_squares:
                 # A one-hidden-layer sin network whose output layer is solved, not trained; at most a
                 # quarter as many features as loss points, so that it cannot interpolate the data.
-                if not data.is_function:
-                    max_features = min(self.least_squares_width, x_train.shape[0])
-                width = max(1, min(max_features, self._num_loss_points(data, x_train, refinement) // 4))
+                num_loss_points = data.refined_size(refinement) if refinement > 1 else x_train.shape[0]
+                width = max(1, min(max_features, num_loss_points // 4))
                 depth = 1
-                kappa = spectral.kappa_for_frequency(float(np.max(frequencies)), fan_in=d, units=width,
-                                                     factor=self.least_squares_kappa_factors[0])
             elif self.first_layer_init == "spectrum":
                 kappa = 1.0
                 # Eq. (2.10): N points per axis resolve frequencies up to N / (6 pi) on [-1, 1].
@@ -400,17 +397,21 @@ class MultiStageRegressor:
             # The user's warning filters apply (each stage's message differs, so each shows once).
             spectral.check_data_density(points_per_axis, float(np.max(frequencies)), stacklevel=4)
 
-        network = build_stage_network(
-            d, width=width, depth=depth, kappa=kappa, first_activation=first_activation,
-            bias_initializer="zeros" if first_activation == "tanh" else self.sin_bias_initializer,
-            seed=self.seed + 1000 * stage, name=f"stage_{stage}", first_layer_frequencies=first_layer_frequencies,
-            dtype=self.dtype)
-        if first_layer_frequencies is None:
-            kappa_hat = network.layers[0].kappa_hat
-        else:  # the same role for a spectrum-initialised layer: RMS angular frequency at the start
-            kappa_hat = float(2.0 * math.pi * np.sqrt(np.mean(np.sum(first_layer_frequencies**2, axis=1))))
-        printer(f"stage {stage}: epsilon {epsilon:.3e}, f_d {np.array2string(frequencies, precision=2)}, "
-                f"kappa_hat {kappa_hat:.2f} ({first_activation}), {width}x{depth}, {x_train.shape[0]} points")
+        if use_least_squares:  # its networks are built per kappa candidate below
+            printer(f"stage {stage}: epsilon {epsilon:.3e}, f_d {np.array2string(frequencies, precision=2)}, "
+                    f"least squares over {width} sin features, {x_train.shape[0]} points")
+        else:
+            network = build_stage_network(
+                d, width=width, depth=depth, kappa=kappa, first_activation=first_activation,
+                bias_initializer="zeros" if first_activation == "tanh" else self.sin_bias_initializer,
+                seed=self.seed + 1000 * stage, name=f"stage_{stage}", first_layer_frequencies=first_layer_frequencies,
+                dtype=self.dtype)
+            if first_layer_frequencies is None:
+                kappa_hat = network.layers[0].kappa_hat
+            else:  # the same role for a spectrum-initialised layer: RMS angular frequency at the start
+                kappa_hat = float(2.0 * math.pi * np.sqrt(np.mean(np.sum(first_layer_frequencies**2, axis=1))))
+            printer(f"stage {stage}: epsilon {epsilon:.3e}, f_d {np.array2string(frequencies, precision=2)}, "
+                    f"kappa_hat {kappa_hat:.2f} ({first_activation}), {width}x{depth}, {x_train.shape[0]} points")
 
         x_loss = x_train
         if stage == 0:
@@ -517,17 +518,12 @@ class MultiStageRegressor:
         held-out RMS is no lower than that of the target itself: it fits round-off), else None."""
         factors = self.least_squares_kappa_factors
         n = x_scaled.shape[0]
-        fit = np.ones(n, bool)
-        if len(factors) > 1:
-            fit[np.random.default_rng(self.seed + 1000 * stage).permutation(n)[: n // 8]] = False
+        fit = held_out_mask(n, len(factors), self.seed + 1000 * stage)
         sqrt_w = np.ones(n) if weights is None else np.sqrt(np.asarray(weights).reshape(-1))
         best = None
         for factor in factors:
-            kappa = spectral.kappa_for_frequency(frequency, fan_in=x_scaled.shape[1], units=width, factor=factor)
-            network = build_stage_network(
-                x_scaled.shape[1], width=width, depth=1, kappa=kappa, first_activation="sin",
-                bias_initializer="phase", seed=self.seed + 1000 * stage, name=f"stage_{stage}",
-                dtype=self.dtype)
+            network = feature_network(x_scaled.shape[1], width, frequency, factor, self.seed + 1000 * stage,
+                                      f"stage_{stage}", self.dtype)
             solved = solve_output_layer(network, x_scaled[fit], target[fit], None if weights is None else weights[fit])
             held_out = math.nan
             if not fit.all() and not solved.failed:
@@ -560,12 +556,6 @@ class MultiStageRegressor:
         refinable = data.grid is not None and self.grid_refinement > 1 and data.refinement_factor(2, self.max_points) > 1
         enough = x_train.shape[0] >= 4 * self.least_squares_width
         return "least_squares" if data.is_function or refinable or enough else "adam_lbfgs"
-
-    def _num_loss_points(self, data, x_train, refinement) -> int:
-        """Points in the loss of a stage >= 1 (training points, or the refined grid)."""
-        if refinement > 1:
-            return math.prod(refinement * (axis.size - 1) + 1 for axis in data.grid)
-        return int(x_train.shape[0])
 
     @staticmethod
     def _residue(model, x, y, mean, scale) -> np.ndarray:
@@ -687,9 +677,13 @@ class _DataSource:
         if self.grid is None or min(axis.size for axis in self.grid) < 8:
             return 1
         factor = max_factor
-        while factor > 1 and math.prod(factor * (axis.size - 1) + 1 for axis in self.grid) > max_points:
+        while factor > 1 and self.refined_size(factor) > max_points:
             factor -= 1
         return factor
+
+    def refined_size(self, factor: int) -> int:
+        """Points of the data grid refined ``factor`` times per axis."""
+        return math.prod(factor * (axis.size - 1) + 1 for axis in self.grid)
 
     def refined(self, factor: int, order: int):
         """The data grid refined ``factor`` times per axis, values interpolated through ``order``

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from msnn_tf import spectral
 from msnn_tf.derivatives import Partials, partial_derivatives
+from msnn_tf.least_squares import feature_network, held_out_mask
 from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters, adam_minimize, lbfgs_minimize
 from msnn_tf.pinn.problem import Problem
@@ -719,21 +720,17 @@ class MultiStagePINN:
         del tape
         r_prev = residual.numpy()[:, 0]
         lower, upper = np.asarray(self.model.lower), np.asarray(self.model.upper)
-        slope = 2.0 / (upper - lower)
-        h_c, h_d = (2.0 * (p - lower) / (upper - lower) - 1.0 for p in (x_c, x_d))
-        frequency = float(np.max(setup["frequencies"] * (upper - lower) / 2.0))
+        slope = 2.0 / (upper - lower)  # d h / d x of the model's input scaling
+        h_c, h_d = (self.model.scale_inputs(p).numpy() for p in (x_c, x_d))
+        frequency = float(np.max(setup["frequencies"] / slope))
         width = max(1, min(self.least_squares_width, len(x_c) // 4))
-        fit = np.ones(len(x_c), bool)
-        if len(self.least_squares_kappa_factors) > 1:
-            fit[np.random.default_rng(self.seed + 1000 * stage).permutation(len(x_c))[: len(x_c) // 8]] = False
+        fit = held_out_mask(len(x_c), len(self.least_squares_kappa_factors), self.seed + 1000 * stage)
         row_c = np.sqrt(gamma * w_c / fit.sum())  # the means of eq. (3.1) over the points solved on
         row_d = np.sqrt((1.0 - gamma) * w_d / len(x_d))
         best = None
         for factor in self.least_squares_kappa_factors:
-            kappa = spectral.kappa_for_frequency(frequency, fan_in=d, units=width, factor=factor)
-            network = build_stage_network(d, width=width, depth=1, kappa=kappa, first_activation="sin",
-                                          bias_initializer="phase", seed=self.seed + 1000 * stage,
-                                          name=f"stage_{stage}", output_dim=1)
+            network = feature_network(d, width, frequency, factor, self.seed + 1000 * stage, f"stage_{stage}")
+            kappa = network.layers[0].kappa
             kernel, bias = network.layers[0].kernel.numpy(), network.layers[0].bias.numpy()
             z_c = kappa * (h_c @ kernel) + bias
             a_c = np.zeros((len(x_c), width + 1))
