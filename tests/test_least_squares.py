@@ -95,15 +95,12 @@ def grid(n):
     return np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
 
 
-def test_2d_default_stage_is_a_least_squares_stage_and_gains_1e4():
+def test_2d_default_stage_is_a_least_squares_stage_and_gains_1e4(trained_run):
     """2-D default (``stage_solver="auto"``): stage 1 is a solved one-layer sin network; the data grid
     is refined until the loss has four points per feature; on 31^2 grid data of a smooth target the
-    stage lowers the error on a 101^2 grid by >= 1e4."""
-    x, x_val = grid(31), grid(101)
-    regressor = msnn.MultiStageRegressor(adam_steps=300, lbfgs_iterations=(1500, 0), least_squares_width=950, verbose=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", msnn.DataDensityWarning)
-        history = regressor.fit(x, smooth_2d(x), num_stages=2, validation_data=(x_val, smooth_2d(x_val)))
+    stage lowers the error on a 101^2 grid by >= 1e4 (golden_runs: adam_steps=300,
+    lbfgs_iterations=(1500, 0), least_squares_width=950)."""
+    regressor, history, _ = trained_run("least_squares_regression_2d")
     first, second = history.stages
     assert second.accepted, second.message
     assert (second.depth, second.adam_steps, second.lbfgs_iterations) == (1, 0, 0)

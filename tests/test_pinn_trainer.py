@@ -16,9 +16,8 @@ def ode_problem():
 
 
 @pytest.fixture(scope="module")
-def solved():
-    solver = msnn.MultiStagePINN(ode_problem(), adam_steps=500, lbfgs_iterations=500, verbose=0, seed=0)
-    history = solver.fit(num_stages=2)
+def solved(trained_run):
+    solver, history, _ = trained_run("pinn_ode")
     return solver, history
 
 
@@ -173,24 +172,11 @@ def test_error_estimate_picks_the_dominant_term_appendix_c(alpha):
     assert estimate == pytest.approx(delta / math.sqrt(2.0), rel=0.05)
 
 
-def diffusion_problem():
-    """Eq. (3.44), Fig. 13: u_t = u_xx / 2 + (1 - x^2 + t), u(+-1, t) = u(x, 0) = 0, exact t (1 - x^2)."""
-    return pinn.Problem(
-        pinn.SpaceTimeBox(-1.0, 1.0, 0.0, 1.0), lambda x, u, d: d["t"] - 0.5 * d["xx"] - (1.0 - x[:, :1] ** 2 + x[:, 1:]),
-        ["t", "xx"],
-        [pinn.DirichletBoundary(lambda x: np.zeros(len(x)), points_per_face=60, faces=[(0, 0), (0, 1)]),
-         pinn.InitialCondition(lambda x: np.zeros(len(x)), num_points=60)],
-        exact=lambda x: x[:, 1:] * (1.0 - x[:, :1] ** 2))
-
-
-def test_least_squares_stage_solves_a_linear_pde_to_1e_11():
+def test_least_squares_stage_solves_a_linear_pde_to_1e_11(trained_run):
     """A least-squares stage (solved output layer, residual linearised: exact for eq. 3.44) takes a
     crude stage 0 of Fig. 13's problem (true error ~1e-3) to <= 1e-11 RMS against the exact solution
     (measured 1e-13 with 2000 points), and predictions match the exact solution between the points."""
-    solver = msnn.MultiStagePINN(diffusion_problem(), width=10, num_collocation=2000, adam_steps=150,
-                                 lbfgs_iterations=150, stage_solver="least_squares", least_squares_width=500,
-                                 grid_points=61, verbose=0, seed=0)
-    history = solver.fit(num_stages=2)
+    solver, history, _ = trained_run("pinn_least_squares_diffusion")  # golden_runs: 500 features, 2000 points
     first, second = history.stages[:2]
     assert first.true_rms > 1e-5
     assert second.accepted and (second.adam_steps, second.lbfgs_iterations, second.gamma_g) == (0, 0, 0.0)

@@ -90,10 +90,9 @@ def test_stage_above_the_estimate_starts_at_the_estimate(one_stage):
     np.testing.assert_allclose(setup["network"].layers[-1].kernel.numpy(), plain.layers[-1].kernel.numpy() * scale, rtol=1e-15, atol=0)
 
 
-def test_fit_with_resampling_and_pretrained_gamma():
-    solver = msnn.MultiStagePINN(ode_problem(), adam_steps=400, lbfgs_iterations=100, resample_every=100,
-                                 gamma="pretrain", pretrain_steps=100, verbose=0, seed=2)
-    history = solver.fit(num_stages=1)
+def test_fit_with_resampling_and_pretrained_gamma(trained_run):
+    # golden_runs: adam_steps=400, lbfgs_iterations=100, resample_every=100, gamma="pretrain", pretrain_steps=100
+    solver, history, _ = trained_run("pinn_resampling_pretrain")
     report = history.stages[0]
     assert report.accepted and report.adam_steps == 400
     assert len(report.gamma_rounds) >= 1 and report.gamma == pytest.approx(report.gamma_rounds[-1][0], rel=1e-12)

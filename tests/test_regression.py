@@ -15,12 +15,8 @@ FAST = dict(width=(12, 16), adam_steps=400, lbfgs_iterations=600, verbose=0, see
 
 
 @pytest.fixture(scope="module")
-def two_stage():
-    x = np.linspace(-1, 1, 600)[:, None]
-    x_val = np.linspace(-1, 1, 1601)[:, None]
-    regressor = msnn.MultiStageRegressor(**FAST)
-    history = regressor.fit(x, target(x), num_stages=2, validation_data=(x_val, target(x_val)))
-    return regressor, history, x_val
+def two_stage(trained_run):
+    return trained_run("fast_regression")
 
 
 def test_second_stage_beats_first_by_1e3(two_stage):
