@@ -1,20 +1,43 @@
-"""Per-stage reports, training history and progress output."""
+"""Stage reports of both solvers, the training history and its strict-JSON form.
+
+:class:`StageReport` (regression) and :class:`PINNStageReport` (PINN) hold what a stage did; they share
+one strict-JSON ``to_dict`` (arrays as lists, non-finite numbers as ``null``), one history type
+(:class:`TrainingHistory`, of which :class:`PINNHistory` only changes the report type its table is
+for) and the progress line the built-in progress callback prints at the end of a stage.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import sys
-import time
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["StageReport", "TrainingHistory", "ProgressPrinter"]
+from msnn_tf.engine.plan import json_ready
+
+__all__ = ["PINNHistory", "PINNStageReport", "StageReport", "TrainingHistory"]
+
+
+class _ReportFields:
+    """What every stage report shares: strict-JSON ``to_dict`` and the progress line."""
+
+    EXTRA_KEYS: ClassVar[tuple[str, ...]] = ()  # properties written by to_dict beside the fields
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (arrays as lists, non-finite numbers as ``None``)."""
+        data = {f.name: json_ready(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        data.update({key: json_ready(getattr(self, key)) for key in self.EXTRA_KEYS})
+        return data
+
+    def progress_line(self) -> str:
+        """What the progress output prints when the stage ends."""
+        if not self.accepted:
+            return f"stage {self.stage} discarded: {self.message}"
+        return f"stage {self.stage} done: {self.outcome_text()} ({self.wall_time:.1f} s)"
 
 
 @dataclasses.dataclass(frozen=True)
-class StageReport:
+class StageReport(_ReportFields):
     """What one stage of training did and reached (immutable).
 
     Attributes:
@@ -80,6 +103,8 @@ class StageReport:
     message: str
     grid_refinement: int = 1
 
+    EXTRA_KEYS: ClassVar[tuple[str, ...]] = ("iterations",)
+
     @property
     def adam_block_losses(self) -> np.ndarray:
         """Loss at the last step of each Adam block (pairs with :attr:`adam_times`)."""
@@ -91,46 +116,20 @@ class StageReport:
         """Adam steps plus L-BFGS iterations."""
         return self.adam_steps + self.lbfgs_iterations
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (arrays as lists, non-finite numbers as ``None``)."""
+    def outcome_text(self) -> str:
+        return (f"train RMS {self.train_rms:.3e}, max {self.train_max:.3e}"
+                + (f", validation RMS {self.validation_rms:.3e}" if self.validation_rms is not None else ""))
 
-        def clean(value):
-            if isinstance(value, np.ndarray):
-                return [clean(v) for v in value.tolist()]
-            if isinstance(value, (list, tuple)):
-                return [clean(v) for v in value]
-            if isinstance(value, (float, np.floating)):
-                return float(value) if math.isfinite(value) else None
-            if isinstance(value, np.integer):
-                return int(value)
-            return value
-
-        data = {f.name: clean(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        data["iterations"] = self.iterations
-        return data
-
-
-@dataclasses.dataclass
-class TrainingHistory:
-    """Reports of every stage tried by a ``fit`` call, in order (discarded ones included)."""
-
-    stages: list[StageReport] = dataclasses.field(default_factory=list)
-    wall_time: float = 0.0
-    message: str = ""
-
-    @property
-    def accepted_stages(self) -> list[StageReport]:
-        return [s for s in self.stages if s.accepted]
-
-    def table(self) -> str:
-        """A fixed-width text table, one row per stage."""
-        has_validation = any(s.validation_rms is not None for s in self.stages)
-        header = f"{'stage':>5} {'epsilon':>10} {'f_d':>8} {'kappa_hat':>9} {'act':>4} {'width':>5} {'points':>6} {'iters':>6} {'train RMS':>10} {'train max':>10}"
+    @staticmethod
+    def format_table(reports) -> list[str]:
+        has_validation = any(s.validation_rms is not None for s in reports)
+        header = (f"{'stage':>5} {'epsilon':>10} {'f_d':>8} {'kappa_hat':>9} {'act':>4} {'width':>5} {'points':>6} "
+                  f"{'iters':>6} {'train RMS':>10} {'train max':>10}")
         if has_validation:
             header += f" {'valid RMS':>10} {'valid max':>10}"
         header += f" {'time s':>7}  status"
         lines = [header, "-" * len(header)]
-        for s in self.stages:
+        for s in reports:
             row = (f"{s.stage:>5d} {s.epsilon:>10.3e} {max(s.dominant_frequency):>8.2f} {s.kappa_hat:>9.2f} "
                    f"{s.first_activation:>4} {s.width:>5d} {s.num_points:>6d} {s.iterations:>6d} "
                    f"{s.train_rms:>10.3e} {s.train_max:>10.3e}")
@@ -138,40 +137,130 @@ class TrainingHistory:
                 row += f" {_fmt(s.validation_rms):>10} {_fmt(s.validation_max):>10}"
             row += f" {s.wall_time:>7.1f}  {'ok' if s.accepted else 'discarded'}"
             lines.append(row)
-        return "\n".join(lines)
+        return lines
+
+
+@dataclasses.dataclass(frozen=True)
+class PINNStageReport(_ReportFields):
+    """What one PINN stage did (immutable).
+
+    Attributes:
+        stage: Stage index (0 is the first network).
+        epsilon: Magnitude prefactor ``eps_k`` (eq. 3.19, or hand-set; ``first_stage_epsilon`` for stage 0).
+        residual_rms: RMS of the equation residual the stage started from (``eps_r``).
+        dominant_frequency: ``f_d`` of that residual per input axis (cycles per unit of the input).
+        beta_rms: RMS of ``beta_m = dr/du^(m)`` per derivative term of the residual (eq. 3.14), in the
+            order of ``beta_keys``.
+        beta_keys: Multi-indices (order per input axis) of those terms; ``(0, .., 0)`` is ``u``.
+        condition_rms: RMS mismatch of the conditions at the stage start (NaN for stage 0); the
+            automatic ``epsilon`` is the larger of eq. (3.19) and this.
+        kappa: Scale factor of the first layer; ``kappa_hat`` its modified value (eq. 2.8) or, for a
+            spectrum-initialised layer, the RMS initial angular frequency.
+        kappa_hat: See ``kappa``.
+        gamma: Equation weight of eq. (3.1) (raw-loss convention).
+        gamma_rounds: With ``gamma="pretrain"``, Algorithm 3's ``(gamma, C_d, C_e, R_c)`` per round.
+        loss_parts: With ``record_loss_parts``, ``(L_d, L_e)`` before every Adam step, else ``None``.
+        gamma_g: Gradient-loss weight of eq. (3.38) (0 without gPINN).
+        num_collocation: Collocation points of the stage.
+        adam_steps: Adam steps taken; ``lbfgs_iterations`` L-BFGS iterations taken.
+        lbfgs_iterations: See ``adam_steps``.
+        losses: Normalised stage loss at the recorded iterations; ``loss_iterations`` those iterations.
+        loss_iterations: See ``losses``.
+        data_loss: ``L_d`` at the end of the stage; ``equation_loss`` ``L_e`` (raw, eq. 3.2).
+        equation_loss: See ``data_loss``.
+        residual_rms_after: RMS of the residual after the stage (uniform grid).
+        estimated_error: The error estimate of eq. (3.19) from that residual.
+        true_rms: RMS error against the exact solution after the stage (``None`` without one);
+            ``true_max`` the max-abs error.
+        true_max: See ``true_rms``.
+        wall_time: Seconds spent on the stage.
+        accepted: ``False`` when the stage was discarded (non-finite loss, or a least-squares stage
+            that did not lower the equation residual).
+        message: What happened.
+    """
+
+    stage: int
+    epsilon: float
+    residual_rms: float
+    dominant_frequency: tuple[float, ...]
+    beta_rms: tuple[float, ...]
+    beta_keys: tuple[tuple[int, ...], ...]
+    condition_rms: float
+    kappa: float
+    kappa_hat: float
+    gamma: float
+    gamma_rounds: tuple
+    loss_parts: np.ndarray | None
+    gamma_g: float
+    num_collocation: int
+    adam_steps: int
+    lbfgs_iterations: int
+    losses: np.ndarray
+    loss_iterations: np.ndarray
+    data_loss: float
+    equation_loss: float
+    residual_rms_after: float
+    estimated_error: float
+    true_rms: float | None
+    true_max: float | None
+    wall_time: float
+    accepted: bool
+    message: str
+
+    def outcome_text(self) -> str:
+        return (f"residual RMS {self.residual_rms_after:.3e}, estimated error {self.estimated_error:.3e}"
+                + (f", true RMS error {self.true_rms:.3e}" if self.true_rms is not None else ""))
+
+    @staticmethod
+    def format_table(reports) -> list[str]:
+        header = (f"{'stage':>5} {'epsilon':>10} {'resid RMS':>10} {'f_d':>14} {'gamma':>9} {'gamma_g':>9} "
+                  f"{'points':>6} {'iters':>6} {'resid after':>11} {'est. error':>10} {'true RMS':>10} {'time s':>7}  status")
+        lines = [header, "-" * len(header)]
+        for r in reports:
+            fd = ",".join(f"{f:.2f}" for f in r.dominant_frequency)
+            true = f"{r.true_rms:10.3e}" if r.true_rms is not None else f"{'-':>10}"
+            lines.append(f"{r.stage:>5} {r.epsilon:10.3e} {r.residual_rms:10.3e} {fd:>14} {r.gamma:9.2e} {r.gamma_g:9.2e} "
+                         f"{r.num_collocation:>6} {r.adam_steps + r.lbfgs_iterations:>6} {r.residual_rms_after:11.3e} "
+                         f"{r.estimated_error:10.3e} {true} {r.wall_time:7.1f}  {'ok' if r.accepted else 'discarded'}")
+        return lines
+
+
+@dataclasses.dataclass
+class TrainingHistory:
+    """Reports of every stage tried by the ``fit`` calls, in order (discarded ones included).
+
+    Attributes:
+        stages: The stage reports.
+        wall_time: Seconds spent in ``fit`` (summed over calls that continue training).
+        message: How the last ``fit`` call ended.
+        report_type: The report class whose table :meth:`table` prints.
+    """
+
+    stages: list = dataclasses.field(default_factory=list)
+    wall_time: float = 0.0
+    message: str = ""
+    report_type: type = dataclasses.field(default=StageReport, repr=False, compare=False)
+
+    @property
+    def accepted_stages(self) -> list:
+        return [s for s in self.stages if s.accepted]
+
+    def table(self) -> str:
+        """A fixed-width text table, one row per stage."""
+        return "\n".join(self.report_type.format_table(self.stages))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stages": [s.to_dict() for s in self.stages], "wall_time": self.wall_time, "message": self.message}
+        """Strict-JSON dictionary: every stage's ``to_dict``, the wall time and the message."""
+        return {"stages": [s.to_dict() for s in self.stages], "wall_time": json_ready(self.wall_time),
+                "message": self.message}
+
+
+@dataclasses.dataclass
+class PINNHistory(TrainingHistory):
+    """The history of a :class:`~msnn_tf.MultiStagePINN` (its table shows the PINN columns)."""
+
+    report_type: type = dataclasses.field(default=PINNStageReport, repr=False, compare=False)
 
 
 def _fmt(value):
     return "-" if value is None else f"{value:.3e}"
-
-
-class ProgressPrinter:
-    """Prints progress lines (stage, optimizer, iteration, loss, elapsed) unless ``verbose == 0``.
-
-    Args:
-        verbose: 0 silent, 1 one line per optimizer block and per stage.
-        stream: Where to write (standard output by default).
-    """
-
-    def __init__(self, verbose: int = 1, stream=None):
-        if verbose not in (0, 1, 2):
-            raise ValueError(f"`verbose` must be 0, 1 or 2, got {verbose!r}")
-        self.verbose = verbose
-        self.stream = stream
-        self.start = time.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        if self.verbose:
-            print(message, file=self.stream or sys.stdout, flush=True)
-
-    def optimizer_callback(self, stage: int, name: str, total: int):
-        """A callback for the optimizers that prints one progress line per block."""
-
-        def callback(iteration, loss, elapsed):
-            self(f"  stage {stage} | {name:5s} {iteration:>6d}/{total:<6d} | loss {loss:.3e} | "
-                 f"{time.perf_counter() - self.start:7.1f} s")
-
-        return callback

@@ -12,7 +12,6 @@ says which change moved which number by how much.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 import msnn_tf as msnn
 from msnn_tf import pinn
+from msnn_tf.engine import json_ready
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
@@ -111,20 +111,9 @@ RUNS = {
 
 
 def strict(value):
-    """JSON-ready copy: arrays and tuples as lists, non-finite floats as None, NumPy scalars as Python."""
-    if isinstance(value, dict):
-        return {str(k): strict(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return strict(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [strict(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
+    """JSON-ready copy: arrays and tuples as lists, non-finite floats as None, NumPy scalars as Python
+    (the engine's :func:`~msnn_tf.engine.json_ready`; the golden files were written with an identical copy)."""
+    return json_ready(value)
 
 
 def without_times(value):

@@ -88,7 +88,7 @@ def test_open_margin_grows_the_training_box_past_open_faces_only():
     solver = msnn.MultiStagePINN(ode_problem(), open_margin=0.02, verbose=0)
     # u(0) = 0 lies inside: both ends are open and move out by 2% of the span 2.
     np.testing.assert_allclose([solver.training_domain.lower[0], solver.training_domain.upper[0]], [-1.04, 1.04], rtol=1e-15)
-    points = solver._collocation(0, np.array([1.0]))
+    points = solver.objective.collocation(0, np.array([1.0]))
     assert points.min() == -1.04 and points.max() == 1.04 and np.mean(np.abs(points) > 1.0) > 0.01
     np.testing.assert_allclose(solver.problem.domain.upper, [1.0], rtol=0, atol=0)  # the problem is untouched
     zero = lambda x: np.zeros(len(x))  # noqa: E731
@@ -110,13 +110,13 @@ def test_chebyshev_loss_weighting_weights_points_by_the_training_box():
                         [pinn.DirichletBoundary(zero, faces=[(0, 0), (0, 1)]), pinn.InitialCondition(zero)])
     solver = msnn.MultiStagePINN(heat, loss_weighting="chebyshev", verbose=0)
     points = np.array([[0.0, 0.5], [1.0, 1.0], [-1.0, 0.0], [0.5, 0.25]])
-    weights = solver._point_weights(points, points_per_axis=51)[:, 0]
+    weights = solver.objective.point_weights(points, points_per_axis=51)[:, 0]
     # prod_i (1 - h_i^2 + delta)^(-1/2), h scaled to [-1, 1] (t = 0.5 -> 0), delta = 2 / 50, mean 1 (1e-15).
     h = np.array([[0.0, 0.0], [1.0, 1.0], [-1.0, -1.0], [0.5, -0.5]])
     raw = np.prod(1.0 / np.sqrt(1.0 - h**2 + 0.04), axis=1)
     np.testing.assert_allclose(weights, raw / raw.mean(), rtol=1e-15, atol=0)
     assert weights[1] / weights[0] == pytest.approx(1.04 / 0.04, rel=1e-12)  # a corner weighs 26x the centre
-    uniform = msnn.MultiStagePINN(heat, verbose=0)._point_weights(points)
+    uniform = msnn.MultiStagePINN(heat, verbose=0).objective.point_weights(points)
     np.testing.assert_array_equal(uniform, np.ones((4, 1)))
     # A weighted stage still solves the ODE (a plain PINN after 600 steps: ~1e-6; bound 1e-4).
     solver = msnn.MultiStagePINN(ode_problem(), loss_weighting="chebyshev", adam_steps=300, lbfgs_iterations=300,
@@ -165,7 +165,8 @@ def test_error_estimate_picks_the_dominant_term_appendix_c(alpha):
                            ["xx", "xxxx"], [pinn.PointValues([[-1.0], [1.0]], exact(np.array([[-1.0], [1.0]])))],
                            exact=exact)
     solver = msnn.MultiStagePINN(problem, verbose=0)
-    eps_r, frequencies, betas, estimate, _, _ = solver._analyse()
+    analysis = solver.objective.analysis()
+    frequencies, betas, estimate = analysis.frequencies, analysis.beta_rms, analysis.estimate
     assert frequencies[0] == pytest.approx(3.0, rel=0.01)
     assert betas == pytest.approx((1.0, 1.0, alpha), rel=1e-12)
     # Tolerance 5%: f_d is read from a 2001-point FFT (1% in f_d is ~2-4% in (2 pi f_d)^2..4).

@@ -62,14 +62,15 @@ def one_stage():
 
 
 def test_resampling_draws_new_points_and_recomputes_frozen_stages(one_stage):
-    setup = one_stage._prepare_stage(1)
-    before = setup["collocation"].numpy().copy()
-    setup["resample"]()
-    after = setup["collocation"].numpy()
+    one_stage.objective.plan_stage(1)
+    work = one_stage.objective.work
+    before = work.collocation.numpy().copy()
+    work.resample()
+    after = work.collocation.numpy()
     assert after.shape == before.shape and np.all(np.abs(after) <= 1.0)
     assert np.min(np.abs(np.sort(after[:-2, 0]) - np.sort(before[:-2, 0]))) > 0  # every interior point moved
-    expected = one_stage._model_partials(tf.constant(after), setup["keys"])
-    for key, variable in setup["frozen_values"].items():
+    expected = one_stage.objective.analyzer.model_partials(tf.constant(after), work.keys)
+    for key, variable in work.frozen_values.items():
         # Tolerance 1e-14 absolute: the same computation, eager in both cases.
         np.testing.assert_allclose(variable.numpy(), expected.values[key].numpy(), rtol=0, atol=1e-14)
 
@@ -78,16 +79,17 @@ def test_stage_above_the_estimate_starts_at_the_estimate(one_stage):
     """A hand-set epsilon 1e-2, far above the eq. (3.19) estimate: the new network's output layer starts
     at estimate / epsilon of the unscaled Glorot draw (the same seed), so its first contribution has the
     size of the error it must remove."""
-    one_stage.epsilon = [1e-2]
+    automatic = one_stage.settings
+    one_stage.settings = automatic.replace(epsilon=[1e-2])
     try:
-        setup = one_stage._prepare_stage(1)
+        plan = one_stage.objective.plan_stage(1)
     finally:
-        one_stage.epsilon = "auto"
-    scale = setup["estimate"] / 1e-2
-    assert setup["epsilon"] == 1e-2 and 0 < scale < 1e-2
+        one_stage.settings = automatic
+    scale = plan.extras["estimate"] / 1e-2
+    assert plan.epsilon == 1e-2 and 0 < scale < 1e-2
     plain = msnn.build_stage_network(1, width=20, depth=3, seed=one_stage.seed + 1000)
     # Tolerance 1e-15 relative: one multiplication.
-    np.testing.assert_allclose(setup["network"].layers[-1].kernel.numpy(), plain.layers[-1].kernel.numpy() * scale, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(one_stage.objective.work.network.layers[-1].kernel.numpy(), plain.layers[-1].kernel.numpy() * scale, rtol=1e-15, atol=0)
 
 
 def test_fit_with_resampling_and_pretrained_gamma(trained_run):

@@ -143,7 +143,9 @@ def adam_minimize(
         epsilon: Denominator offset.
         block_size: Steps per compiled block; ``callback`` runs after each block.
         jit_compile: Compile each block with XLA.
-        callback: ``callback(step, objective_value, elapsed_seconds)`` after each block.
+        callback: ``callback(step, objective_value, elapsed_seconds)`` after each block (at most one call
+            per ``block_size`` steps); returning ``True`` stops the run there (e.g. a user's
+            ``stop_training``).
         time_limit: Stop after the first block that ends past this many seconds (``None``: no limit).
         resample: ``resample(step)`` is called after every ``resample_every`` steps; it changes what
             the objective computes (e.g. assigns fresh collocation points to the ``tf.Variable``\ s the
@@ -202,8 +204,8 @@ def adam_minimize(
     done = reported = last_cut = 0
     cuts = []
     finite = True
-    timed_out = False
-    while done < num_steps and finite and not timed_out:
+    timed_out = stopped = False
+    while done < num_steps and finite and not timed_out and not stopped:
         count = min(int(block_size), num_steps - done)
         if resample is not None:
             count = min(count, int(resample_every) - done % int(resample_every))
@@ -222,7 +224,7 @@ def adam_minimize(
         # One progress line per ``block_size`` steps, however short the blocks between resamplings.
         if callback is not None and taken and (done // int(block_size) > reported or done == num_steps or not finite):
             reported = done // int(block_size)
-            callback(done, float(history[-1][-1]), times[-1])
+            stopped = callback(done, float(history[-1][-1]), times[-1]) is True
         if resample is not None and finite and done < num_steps and done % int(resample_every) == 0:
             resample(done)
         if plateau_window is not None and done - last_cut >= 2 * plateau_window and done < num_steps:
@@ -238,6 +240,8 @@ def adam_minimize(
         message = f"non-finite objective or gradient at step {done}; kept the best position (objective {float(best_value):.3e})"
     elif timed_out and done < num_steps:
         message = f"time_limit={time_limit} s reached after {done} steps"
+    elif stopped and done < num_steps:
+        message = f"stopped by the callback after {done} steps"
     else:
         message = f"completed {done} steps"
     if resample is not None:

@@ -85,7 +85,8 @@ def lbfgs_minimize(
         max_line_search_iterations: Per line search.
         block_size: Iterations per compiled call; ``callback`` runs after each.
         jit_compile: Compile with XLA (3-6x faster than plain ``tf.function`` on CPU).
-        callback: ``callback(iteration, objective_value, elapsed_seconds)`` after each block.
+        callback: ``callback(iteration, objective_value, elapsed_seconds)`` after each block; returning
+            ``True`` stops the run there (e.g. a user's ``stop_training``).
         time_limit: Stop after the first block that ends past this many seconds (``None``: no limit).
 
     Returns:
@@ -130,7 +131,7 @@ def lbfgs_minimize(
 
     results = None
     iterations, losses, times, evaluations = [], [], [], []
-    timed_out = False
+    timed_out = stopped = False
     while True:
         limit = tf.constant(min(int(max_iterations), (len(iterations) + 1) * int(block_size)), tf.int32)
         results = first_block(position, limit) if results is None else next_block(results, limit)
@@ -141,9 +142,9 @@ def lbfgs_minimize(
         losses.append(value)
         times.append(time.perf_counter() - start)
         if callback is not None:
-            callback(iteration, value, times[-1])
+            stopped = callback(iteration, value, times[-1]) is True
         timed_out = time_limit is not None and times[-1] >= time_limit
-        if (timed_out or not math.isfinite(value) or bool(results.converged) or bool(results.failed)
+        if (stopped or timed_out or not math.isfinite(value) or bool(results.converged) or bool(results.failed)
                 or iteration >= max_iterations or (len(iterations) > 1 and iteration == iterations[-2])):
             break
     value = float(results.objective_value)
@@ -158,6 +159,8 @@ def lbfgs_minimize(
         message = f"gradient below tolerance after {iteration} iterations"
     elif stalled:
         message = f"line search made no further progress after {iteration} iterations"
+    elif stopped and iteration < max_iterations:
+        message = f"stopped by the callback after {iteration} iterations"
     elif timed_out and iteration < max_iterations:
         message = f"time_limit={time_limit} s reached after {iteration} iterations"
     else:

@@ -8,22 +8,31 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-__all__ = ["data_loss", "equation_loss", "gradient_loss", "pinn_loss"]
+__all__ = ["combined_loss", "data_loss", "equation_loss", "gradient_loss", "pinn_loss"]
 
 
-def data_loss(u_at_data, data_values) -> tf.Tensor:
-    """``L_d = mean (u(x_i) - u_i)^2`` over condition points and components (eq. 3.2)."""
-    return tf.reduce_mean(tf.square(u_at_data - data_values))
+def data_loss(u_at_data, data_values, weights=None) -> tf.Tensor:
+    """``L_d = mean w_i (u(x_i) - u_i)^2`` over condition points and components (eq. 3.2; ``w_i`` optional
+    point weights ``(N, 1)``)."""
+    squared = tf.square(u_at_data - data_values)
+    return tf.reduce_mean(squared if weights is None else weights * squared)
 
 
-def equation_loss(residual) -> tf.Tensor:
-    """``L_e = mean r(x_j, u(x_j))^2`` over collocation points and residual components (eq. 3.2)."""
-    return tf.reduce_mean(tf.square(residual))
+def equation_loss(residual, weights=None) -> tf.Tensor:
+    """``L_e = mean w_j r(x_j, u(x_j))^2`` over collocation points and residual components (eq. 3.2)."""
+    squared = tf.square(residual)
+    return tf.reduce_mean(squared if weights is None else weights * squared)
 
 
-def gradient_loss(residual_gradient) -> tf.Tensor:
-    """``L_g = mean_j |grad_x r(x_j)|^2`` (eq. 3.38): ``residual_gradient`` is ``(N, d)`` per component, summed over axes."""
-    return tf.reduce_mean(tf.reduce_sum(tf.square(residual_gradient), axis=-1))
+def gradient_loss(residual_gradient, weights=None) -> tf.Tensor:
+    """``L_g = mean_j w_j |grad_x r(x_j)|^2`` (eq. 3.38): ``residual_gradient`` is ``(N, d)`` per component, summed over axes."""
+    squared = tf.reduce_sum(tf.square(residual_gradient), axis=-1)
+    return tf.reduce_mean(squared if weights is None else weights[:, 0] * squared)
+
+
+def combined_loss(data, equation, gamma, gradient=0.0, gamma_g=0.0):
+    """``(1 - gamma) L_d + gamma (L_e + gamma_g L_g)`` from the parts (eqs. 3.1 and 3.38)."""
+    return (1.0 - gamma) * data + gamma * (equation + gamma_g * gradient)
 
 
 def pinn_loss(u_at_data, data_values, residual, gamma, residual_gradient=None, gamma_g=0.0) -> tf.Tensor:
@@ -37,7 +46,5 @@ def pinn_loss(u_at_data, data_values, residual, gamma, residual_gradient=None, g
         residual_gradient: Optional ``(N_e, d)`` gradient of a scalar residual (gPINN).
         gamma_g: Weight of the gradient loss (eq. 3.40).
     """
-    loss = (1.0 - gamma) * data_loss(u_at_data, data_values) + gamma * equation_loss(residual)
-    if residual_gradient is not None:
-        loss = loss + gamma * gamma_g * gradient_loss(residual_gradient)
-    return loss
+    gradient = 0.0 if residual_gradient is None else gradient_loss(residual_gradient)
+    return combined_loss(data_loss(u_at_data, data_values), equation_loss(residual), gamma, gradient, gamma_g)

@@ -1,0 +1,160 @@
+"""Keras-style callbacks of the stage loop: hooks at the fit, stage and optimizer-block boundaries.
+
+A stage of the multi-stage method plays the role of an epoch in ``keras.Model.fit``: the loop calls
+``on_fit_begin()``, then per stage ``on_stage_begin(stage, plan)``, ``on_block_end(stage, logs)``
+after every compiled block of Adam steps or L-BFGS iterations (and after every least-squares solve),
+``on_stage_end(stage, report)``, and finally ``on_fit_end(history)``. Setting ``stop_training`` ends
+training at the next block or stage boundary: the stage under way keeps what it reached so far and
+is accepted or discarded by the usual rules, so nothing trained is lost.
+
+Example::
+
+    class StopAfterTwo(msnn.StageCallback):
+        def on_stage_end(self, stage, report):
+            if stage == 1:
+                self.stop_training = True
+
+    history = msnn.MultiStageRegressor().fit(x, y, num_stages=4, callbacks=[StopAfterTwo()], verbose=0)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Iterable, Mapping
+
+__all__ = ["CallbackList", "ProgressCallback", "StageCallback", "configure_callbacks"]
+
+
+class StageCallback:
+    """Base class of stage-loop callbacks; override the hooks you need (each does nothing here).
+
+    Attributes:
+        stop_training: Set it to ``True`` to end training at the next block or stage boundary.
+    """
+
+    def __init__(self):
+        self.stop_training = False
+
+    def on_fit_begin(self) -> None:
+        """Called once, before the first stage of a ``fit`` call."""
+
+    def on_stage_begin(self, stage: int, plan) -> None:
+        """Called when stage ``stage`` has been planned (its :class:`~msnn_tf.engine.StagePlan`)."""
+
+    def on_block_end(self, stage: int, logs: Mapping[str, Any]) -> None:
+        """Called after each optimizer block or least-squares solve of stage ``stage``.
+
+        ``logs`` holds ``"solver"`` (``"adam"``, ``"lbfgs"`` or ``"least_squares"``) and either
+        ``"iteration"``, ``"total"``, ``"loss"`` and ``"elapsed"`` (seconds since the block's optimizer
+        started) for an optimizer block, or ``"message"`` (what the solve did) for a solve.
+        """
+
+    def on_stage_end(self, stage: int, report) -> None:
+        """Called with the stage's report (accepted or discarded) once it is in the history."""
+
+    def on_fit_end(self, history) -> None:
+        """Called once with the history when the ``fit`` call ends."""
+
+
+class CallbackList(StageCallback):
+    """Several callbacks as one; ``stop_training`` is true when any of them asks to stop.
+
+    Raises:
+        ValueError: when an element is not a :class:`StageCallback`.
+    """
+
+    def __init__(self, callbacks: Iterable[StageCallback] = ()):
+        super().__init__()
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            if not isinstance(callback, StageCallback):
+                raise ValueError(f"`callbacks` must hold msnn.StageCallback instances, got {type(callback).__name__}")
+
+    @property
+    def stop_training(self) -> bool:
+        return any(c.stop_training for c in self.callbacks)
+
+    @stop_training.setter
+    def stop_training(self, value) -> None:
+        for callback in getattr(self, "callbacks", ()):
+            callback.stop_training = value
+
+    def on_fit_begin(self):
+        for callback in self.callbacks:
+            callback.on_fit_begin()
+
+    def on_stage_begin(self, stage, plan):
+        for callback in self.callbacks:
+            callback.on_stage_begin(stage, plan)
+
+    def on_block_end(self, stage, logs):
+        for callback in self.callbacks:
+            callback.on_block_end(stage, logs)
+
+    def on_stage_end(self, stage, report):
+        for callback in self.callbacks:
+            callback.on_stage_end(stage, report)
+
+    def on_fit_end(self, history):
+        for callback in self.callbacks:
+            callback.on_fit_end(history)
+
+
+class ProgressCallback(StageCallback):
+    """The built-in progress output: a title, the plan of each stage, one line per optimizer block
+    (stage, optimizer, iteration, loss, seconds since the fit began), the stage's outcome and the
+    history's table at the end.
+
+    Args:
+        title: First line printed.
+        stream: Where to write (standard output by default).
+    """
+
+    def __init__(self, title: str = "", stream=None):
+        super().__init__()
+        self.title = title
+        self.stream = stream
+        self.start = time.perf_counter()
+
+    def print(self, message: str) -> None:
+        print(message, file=self.stream or sys.stdout, flush=True)
+
+    def on_fit_begin(self):
+        self.start = time.perf_counter()
+        if self.title:
+            self.print(self.title)
+
+    def on_stage_begin(self, stage, plan):
+        self.print(plan.summary)
+        for note in plan.notes:
+            self.print(note)
+
+    def on_block_end(self, stage, logs):
+        elapsed = time.perf_counter() - self.start
+        if "message" in logs:
+            self.print(f"  stage {stage} | {logs['message']} | {elapsed:7.1f} s")
+        else:
+            self.print(f"  stage {stage} | {logs['solver']:5s} {logs['iteration']:>6d}/{logs['total']:<6d} | "
+                       f"loss {logs['loss']:.3e} | {elapsed:7.1f} s")
+
+    def on_stage_end(self, stage, report):
+        self.print(report.progress_line())
+
+    def on_fit_end(self, history):
+        self.print(history.table())
+
+
+def configure_callbacks(callbacks, verbose, title: str = "") -> CallbackList:
+    """The callbacks of a ``fit`` call: the built-in :class:`ProgressCallback` (when ``verbose`` is 1)
+    followed by the user's.
+
+    Raises:
+        ValueError: when ``verbose`` is not 0 or 1, or ``callbacks`` holds anything but
+            :class:`StageCallback` instances.
+    """
+    if isinstance(verbose, bool) or verbose not in (0, 1):
+        raise ValueError(f"`verbose` must be 0 or 1, got {verbose!r}")
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise ValueError(f"`callbacks` must be a list of msnn.StageCallback instances, got {type(callbacks).__name__}")
+    return CallbackList(([ProgressCallback(title)] if verbose else []) + list(callbacks or []))

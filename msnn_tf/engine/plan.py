@@ -1,0 +1,83 @@
+"""StagePlan: what a stage will do, decided before it is solved (immutable, JSON-ready)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["StagePlan", "json_ready"]
+
+
+def json_ready(value):
+    """A strict-JSON copy: arrays and tuples as lists, non-finite floats as ``None``, NumPy scalars as
+    Python numbers, mappings with string keys."""
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return json_ready(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class StagePlan:
+    """The settings of one stage, resolved from the residue of the stages before it.
+
+    Attributes:
+        stage: Index of the stage (0 is the first network).
+        solver: ``"adam_lbfgs"`` (a network trained by Adam then L-BFGS) or ``"least_squares"`` (a
+            one-layer ``sin`` network whose output layer is solved).
+        epsilon: Prefactor of the stage (eq. 2.3 for regression, eq. 3.19 for a PINN).
+        dominant_frequency: ``f_d`` of the residue per input axis.
+        kappa: Scale factor of the first layer (``None`` for a least-squares stage: chosen among
+            candidates when it is solved).
+        kappa_hat: Its modified value (eq. 2.8) or, for a spectrum-initialised layer, the RMS initial
+            angular frequency (``None`` like ``kappa``).
+        first_activation: ``"tanh"`` or ``"sin"``.
+        width: Units per hidden layer (features of a least-squares stage).
+        depth: Hidden layers.
+        adam_steps: Adam steps (0 for a least-squares stage).
+        lbfgs_iterations: L-BFGS iteration cap (0 for a least-squares stage).
+        learning_rate: Adam's initial learning rate.
+        seed: Seed of the stage's initialisers and samplers (``seed + 1000 stage``).
+        num_points: Loss points (regression: training data; PINN: collocation points).
+        summary: The progress line that announces the stage.
+        notes: Further progress lines (e.g. grid refinement, Algorithm 3's rounds).
+        extras: Solver-specific settings (e.g. a PINN stage's ``gamma`` and ``gamma_g``), read-only.
+    """
+
+    stage: int
+    solver: str
+    epsilon: float
+    dominant_frequency: tuple[float, ...]
+    kappa: float | None
+    kappa_hat: float | None
+    first_activation: str
+    width: int
+    depth: int
+    adam_steps: int
+    lbfgs_iterations: int
+    learning_rate: float
+    seed: int
+    num_points: int
+    summary: str = ""
+    notes: tuple[str, ...] = ()
+    extras: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "extras", types.MappingProxyType(dict(self.extras)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Strict-JSON dictionary of every field (non-finite numbers as ``None``)."""
+        return {f.name: json_ready(getattr(self, f.name)) for f in dataclasses.fields(self)}

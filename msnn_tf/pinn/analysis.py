@@ -1,0 +1,171 @@
+"""Residual analysis of a PINN stage (section 3.2): the residual of the current model on a uniform
+grid, its RMS and dominant frequencies (eqs. 3.16, 3.18), ``beta_m = dr/du^(m)`` per derivative term
+(eq. 3.14), the error estimate of eq. (3.19) and the gPINN weight of eq. (3.40).
+
+Derivatives of the stages come from nested ``GradientTape``\ s (:func:`msnn_tf.partial_derivatives`),
+in blocks of rows so that wide stages fit in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from msnn_tf import spectral
+from msnn_tf.derivatives import Partials, partial_derivatives
+
+__all__ = ["Analysis", "ResidualAnalyzer", "derivative_requests", "uniform_grid"]
+
+
+def derivative_requests(indices):
+    """Multi-indices (order per axis) as derivative requests for :func:`partial_derivatives`."""
+    return [dict(enumerate(index)) for index in indices]
+
+
+@dataclasses.dataclass(frozen=True)
+class Analysis:
+    """What :meth:`ResidualAnalyzer.analyse` found.
+
+    Attributes:
+        residual_rms: RMS of the equation residual ``eps_r`` on the grid.
+        frequencies: Dominant frequency per input axis (cycles per unit, at least one period).
+        beta_rms: RMS of ``beta_m`` per residual term, in the order of ``residual_keys()``.
+        estimate: The error estimate (eq. 3.19 over every term, or its per-frequency version if larger).
+        gamma_g: ``||r||^2 / ||grad r||^2`` (eq. 3.40).
+        error_values: The residual with each Fourier component divided by its eq. (3.19) factor.
+    """
+
+    residual_rms: float
+    frequencies: np.ndarray
+    beta_rms: tuple[float, ...]
+    estimate: float
+    gamma_g: float
+    error_values: np.ndarray
+
+
+class ResidualAnalyzer:
+    """The residual of a problem's current model on a uniform grid of ``grid_points`` per axis.
+
+    Args:
+        problem: The :class:`~msnn_tf.pinn.Problem`.
+        model: The :class:`~msnn_tf.StagedModel` being trained.
+        grid_points: Points per axis of the analysis grid.
+    """
+
+    def __init__(self, problem, model, grid_points: int):
+        self.problem = problem
+        self.model = model
+        self.grid_points = grid_points
+        self.grid = uniform_grid(problem.domain, grid_points)
+
+    def residual_keys(self, plus_one: bool = False):
+        """Multi-indices of ``u`` and every derivative the residual reads (``plus_one``: and one order more per axis, for gPINN)."""
+        keys = {tuple(0 for _ in range(self.problem.domain.dim))} | set(self.problem.orders)
+        if plus_one:
+            for index in list(keys):
+                for axis in range(len(index)):
+                    keys.add(tuple(o + (1 if a == axis else 0) for a, o in enumerate(index)))
+        return sorted(keys)
+
+    def stage_function(self, network):
+        scaling = self.model.input_scaling
+        return lambda x: network(scaling(x))
+
+    def model_partials(self, x, keys, num_stages=None) -> Partials:
+        """Partials of ``sum_j eps_j u_j`` (first ``num_stages`` stages) at ``x`` for ``keys``."""
+        count = self.model.num_stages if num_stages is None else num_stages
+        total = None
+        for network, epsilon in zip(self.model.stage_networks[:count], self.model.epsilons[:count]):
+            # In blocks of rows: nested tapes keep every intermediate, (rows x width) numbers each, which
+            # for a least-squares stage (1000 units) on a 161^2 grid would take tens of GB.
+            rows = max(256, 2_000_000 // max(layer.units for layer in network.layers if hasattr(layer, "units")))
+            blocks = [partial_derivatives(self.stage_function(network), x[lo:lo + rows], derivative_requests(keys))
+                      for lo in range(0, int(x.shape[0]), rows)]
+            partials = Partials({k: tf.concat([b.values[k] for b in blocks], axis=0) for k in keys},
+                                self.problem.domain.dim).scaled(tf.constant(epsilon, tf.float64))
+            total = partials if total is None else total + partials
+        if total is None:
+            # One tensor per key: a shared one would merge the keys' gradients (beta_m) on a tape.
+            total = Partials({k: tf.zeros((x.shape[0], self.problem.output_dim), tf.float64) for k in keys},
+                             self.problem.domain.dim)
+        return Partials(total.values, self.problem.domain.dim, self.problem.domain.axis_names)
+
+    def analyse(self, num_stages=None) -> "Analysis":
+        """The residual of the current model (first ``num_stages`` stages) on the uniform grid: its RMS,
+        per-axis f_d (input units), beta RMS per residual term, the eq. (3.19) estimate, gamma_g of eq.
+        (3.40) and the residual with each Fourier component divided by its eq. (3.19) factor."""
+        x = tf.constant(self.grid)
+        keys = self.residual_keys(plus_one=True)
+        partials = self.model_partials(x, keys, num_stages)
+        problem = self.problem
+        term_keys = self.residual_keys()
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            for key in keys:
+                tape.watch(partials.values[key])
+            residual = problem.residual_values(x, partials)
+        r = residual.numpy()
+        value = r[:, 0] if r.shape[1] == 1 else np.sqrt(np.sum(r**2, axis=1))
+        eps_r = spectral.rms(r)
+        frequencies = spectral.dominant_frequencies(self.grid, value) if eps_r > 0 else np.zeros(problem.domain.dim)
+        span = problem.domain.upper - problem.domain.lower
+        frequencies = np.maximum(frequencies, 1.0 / span)  # at least one period over the domain
+        # Eq. (3.19) with every derivative term of the residual, not only the highest: the sum of
+        # RMS(beta_m) prod_i (2 pi f_i)^m_i over all m picks the dominant term by itself, which is what
+        # Appendix C (eq. C.6) asks for when a small coefficient multiplies the highest derivative
+        # (singular perturbation); for other equations the highest term dominates and this is eq. (3.19).
+        betas, denominator = [], 0.0
+        for key in term_keys:
+            beta = tape.gradient(residual, partials.values[key], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            beta_rms = spectral.rms(beta.numpy())
+            betas.append(beta_rms)
+            denominator += beta_rms * float(np.prod((2.0 * math.pi * frequencies) ** np.asarray(key)))
+        estimate = eps_r / denominator if denominator > 0 else eps_r
+        # Eq. (3.19) divides the whole residual by its dominant frequency's factor; a residual with
+        # a broad spectrum also drives low-frequency error that this misses. Dividing every spectral
+        # component by its own factor sum_m RMS(beta_m) prod_i (2 pi f_i)^m_i (floored at 1, the scale
+        # of a normalised equation's terms) estimates the error spectrum itself.
+        error_values = self.filtered_error(value, term_keys, betas)
+        estimate = max(estimate, spectral.rms(error_values))
+        gradient = self.residual_gradient(tape, x, residual, partials).numpy()
+        del tape
+        gradient_rms = spectral.rms(np.sqrt(np.sum(gradient**2, axis=1)))
+        gamma_g = (eps_r / gradient_rms) ** 2 if gradient_rms > 0 else 1.0
+        return Analysis(float(eps_r), frequencies, tuple(betas), float(estimate), float(gamma_g), error_values)
+
+    def filtered_error(self, values, term_keys, betas) -> np.ndarray:
+        """The residual on the uniform grid with each Fourier component divided by its eq. (3.19) factor."""
+        domain = self.problem.domain
+        shape = (self.grid_points,) * domain.dim
+        grid = np.asarray(values, dtype=np.float64).reshape(shape)
+        spacings = (domain.upper - domain.lower) / (self.grid_points - 1)
+        spectrum = np.fft.fftn(grid)
+        axes = np.meshgrid(*[np.abs(np.fft.fftfreq(n, d=h)) for n, h in zip(shape, spacings)], indexing="ij")
+        factor = np.zeros(shape)
+        for key, beta in zip(term_keys, betas):
+            term = np.full(shape, beta)
+            for axis, order in enumerate(key):
+                term = term * (2.0 * math.pi * axes[axis]) ** order
+            factor = factor + term
+        return np.real(np.fft.ifftn(spectrum / np.maximum(factor, 1.0))).reshape(-1)
+
+    def residual_gradient(self, tape, x, residual, partials):
+        """``grad_x r`` by the chain rule through the derivatives the residual reads: ``(N, d)``."""
+        d = self.problem.domain.dim
+        explicit = tape.gradient(residual, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        columns = [explicit[:, i] for i in range(d)]
+        for key in self.residual_keys():
+            through = tape.gradient(residual, partials.values[key], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            for i in range(d):
+                higher = tuple(o + (1 if a == i else 0) for a, o in enumerate(key))
+                columns[i] = columns[i] + tf.reduce_sum(through * partials.values[higher], axis=1)
+        return tf.stack(columns, axis=1)
+
+
+def uniform_grid(domain, per_axis: int) -> np.ndarray:
+    """A uniform grid of ``per_axis`` points per axis over a box, ``(per_axis^d, d)``."""
+    axes = [np.linspace(lo, hi, per_axis) for lo, hi in zip(domain.lower, domain.upper)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, domain.dim)

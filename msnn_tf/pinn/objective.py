@@ -1,0 +1,337 @@
+"""The PINN objective of the stage engine (Algorithm 4): equation residuals and conditions.
+
+Stage ``k`` reads the residual of the current model (:class:`~msnn_tf.pinn.analysis.ResidualAnalyzer`),
+sets ``eps_k`` (eq. 3.19, or the conditions' mismatch when larger), ``gamma`` (eq. 3.32 or Algorithm
+3), ``gamma_g`` (eq. 3.40) and the first layer from the residual's spectrum, draws collocation points
+(eq. 2.10, RAR, resampling), and trains ``u_k = u_{k-1} + eps_k v`` (eqs. 3.41-3.42) with every earlier
+stage frozen, or solves it by least squares with the residual linearised (:mod:`msnn_tf.pinn.linearized`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow as tf
+
+from msnn_tf import spectral
+from msnn_tf.engine import StageObjective, StageOutcome, StagePlan, select_least_squares, train_adam_lbfgs
+from msnn_tf.networks import build_stage_network
+from msnn_tf.pinn.analysis import Analysis, ResidualAnalyzer, uniform_grid
+from msnn_tf.pinn.linearized import LinearizedStage
+from msnn_tf.pinn.stage_loss import stage_loss
+from msnn_tf.pinn.weights import pretrain_equation_weight
+from msnn_tf.reporting import PINNStageReport
+from msnn_tf.staged_model import StagedModel
+from msnn_tf.validation import positive_int
+from msnn_tf.weighting import boundary_weights
+
+__all__ = ["PINNObjective"]
+
+
+@dataclasses.dataclass
+class _StageState:
+    """The points, frozen partials and loss of the stage being solved (runtime state, not the plan)."""
+
+    network: Any
+    collocation: tf.Variable
+    collocation_weights: tf.Variable
+    conditions: tuple  # (x_d, y_d) arrays
+    condition_weights: tf.Tensor
+    frozen_values: dict
+    frozen_data: tf.Tensor
+    keys: list
+    resample: Callable
+    resample_every: int
+    make_loss: Callable  # (gamma, network) -> (value_and_gradients, flat, parts)
+
+
+class PINNObjective(StageObjective):
+    """Trains a :class:`~msnn_tf.pinn.Problem` with the settings of a :class:`~msnn_tf.engine.PINNSettings`.
+
+    Attributes:
+        model: The :class:`~msnn_tf.StagedModel` (kept across ``fit`` calls: a later call adds stages).
+        analyzer: The residual analysis on the uniform grid.
+        training_domain: The domain grown past its open faces by ``open_margin``.
+    """
+
+    def __init__(self, problem, settings):
+        self.problem = problem
+        self.settings = settings
+        domain, d = problem.domain, problem.domain.dim
+        self.training_domain = domain.expanded(problem.open_faces(), settings.open_margin)
+        self.model = StagedModel(d, lower=domain.lower.tolist(), upper=domain.upper.tolist(), output_dim=problem.output_dim)
+        grid_points = settings.grid_points or (2001 if d == 1 else (161 if d == 2 else 31))
+        self.analyzer = ResidualAnalyzer(problem, self.model, grid_points)
+        self.eval_grid = uniform_grid(domain, 8000 if d == 1 else (201 if d == 2 else 41))
+        self.work: _StageState | None = None
+        self._analysis = (None, None)
+
+    def title(self, num_stages: int) -> str:
+        return (f"MultiStagePINN: {num_stages} stage(s), d={self.problem.domain.dim}, "
+                f"{'gPINN' if self.settings.gradient_enhanced else 'PINN'}")
+
+    def analysis(self) -> Analysis:
+        """The residual analysis of the current model (kept until the model's stages change)."""
+        key = tuple(zip(self.model.stage_networks, self.model.epsilons))
+        cached_key, cached = self._analysis
+        if cached_key is None or len(cached_key) != len(key) or any(
+                a[0] is not b[0] or a[1] != b[1] for a, b in zip(cached_key, key)):
+            cached = self.analyzer.analyse()
+            self._analysis = (key, cached)
+        return cached
+
+    # ------------------------------------------------------------------ points
+    def point_weights(self, points, points_per_axis=None) -> np.ndarray:
+        """Loss weight per point ``(N, 1)``: ones, or Chebyshev weights in the training box."""
+        if self.settings.loss_weighting == "uniform":
+            return np.ones((len(points), 1))
+        box = self.training_domain
+        scaled = 2.0 * (np.asarray(points) - box.lower) / (box.upper - box.lower) - 1.0
+        return boundary_weights(np.clip(scaled, -1.0, 1.0), points_per_axis)
+
+    def collocation(self, stage, frequencies, draw: int = 0, refinement=None) -> np.ndarray:
+        """Collocation points of a stage: Latin hypercube, at least eq. (2.10)'s count for ``frequencies``
+        (capped by ``max_collocation``), the box ends in 1-D, and the RAR points."""
+        s, domain = self.settings, self.training_domain
+        base = int(s.value("num_collocation", stage))
+        scaled = frequencies * (domain.upper - domain.lower) / 2.0
+        per_axis = [spectral.min_points_for_frequency(f, s.points_safety) for f in scaled]
+        wanted = min(s.max_collocation, max(base, int(np.prod(per_axis))))
+        seed = s.stage_seed(stage) + (0 if draw == 0 else 100003 * draw)
+        points = domain.sample(wanted, "latin_hypercube", seed=seed)
+        if domain.dim == 1:
+            points = np.concatenate([points, domain.lower[None, :], domain.upper[None, :]])
+        if refinement is not None:
+            points = np.concatenate([points, refinement])
+        return points
+
+    def residual(self, x, num_stages=None) -> np.ndarray:
+        """The equation residual of the current model at ``x`` (checked float64 ``(N, d)``), ``(N, k)``."""
+        x = tf.constant(x)
+        partials = self.analyzer.model_partials(x, self.analyzer.residual_keys(), num_stages)
+        return self.problem.residual_values(x, partials).numpy()
+
+    def refinement_points(self, count: int, candidates: int | None = None, seed: int | None = None) -> np.ndarray:
+        """RAR (section 3.3.2): the ``count`` points, among ``candidates`` random points of the training
+        domain (default ``20 * count``), where ``|r|`` of the current model is largest."""
+        count = positive_int("count", count)
+        candidates = positive_int("candidates", candidates or 20 * count)
+        pool = self.training_domain.sample(max(candidates, count), "random", seed=seed)
+        score = np.abs(self.residual(pool)).max(axis=1)
+        return pool[np.argsort(score)[::-1][:count]]
+
+    # ------------------------------------------------------------------ planning
+    def _magnitudes(self, stage, analysis: Analysis):
+        """``(epsilon, condition_rms, output_scale, data_scale, gamma_scale, hand)`` of a stage."""
+        s, problem = self.settings, self.problem
+        if stage == 0:
+            epsilon = s.first_stage_epsilon
+            return epsilon, math.nan, 1.0, epsilon, epsilon, "auto"
+        hand, estimate = s.value("epsilon", stage), analysis.estimate
+        # Eq. (3.19) assumes the conditions are met; an error driven by the conditions (e.g. u(0)) has
+        # the size of their mismatch, which the residual does not show: take the larger of the two.
+        x_cond, y_cond = problem.condition_data(seed=s.seed, domain=self.training_domain)
+        condition_rms = spectral.rms(y_cond - self.model.predict(x_cond))
+        epsilon = max(estimate, condition_rms) if hand == "auto" else float(hand)
+        # When epsilon lies above eq. (3.19)'s estimate (set by the condition mismatch, or by hand), a
+        # network started at unit output would put a residual (eps / estimate) x eps_r into the
+        # equation at its frequencies, which training must first cancel: start its output layer at
+        # estimate / eps of its size instead.
+        output_scale = estimate / epsilon if 0 < estimate < epsilon else 1.0
+        # Eq. (3.32) takes L_d ~ eps_k^2 with eps_k the magnitude of eq. (3.19) (section 3.2.1), not the
+        # current condition mismatch: a mismatch then costs as much as the error the residual drives,
+        # so a stage does not leave its conditions' mismatch far above its interior error.
+        gamma_scale = estimate if (hand == "auto" and estimate > 0) else epsilon
+        return epsilon, condition_rms, output_scale, epsilon, gamma_scale, hand
+
+    def _first_layer(self, stage, analysis: Analysis, width):
+        """``(activation, kappa, first-layer frequencies or None)`` of a stage."""
+        s, problem = self.settings, self.problem
+        if stage == 0:
+            return s.first_stage_activation, s.first_stage_kappa, None
+        hand_kappa = s.value("kappa", stage)
+        if hand_kappa != "auto":
+            return "sin", float(hand_kappa), None
+        if s.first_layer_init == "spectrum":
+            h = self.model.scale_inputs(self.analyzer.grid).numpy()
+            return "sin", 1.0, spectral.sample_spectrum_frequencies(
+                h, analysis.error_values, width, seed=s.stage_seed(stage),
+                max_frequency=self.analyzer.grid_points / (6.0 * math.pi))
+        scaled = analysis.frequencies * (problem.domain.upper - problem.domain.lower) / 2.0
+        return "sin", spectral.kappa_for_frequency(float(np.max(scaled)), fan_in=problem.domain.dim, units=width,
+                                                   factor=s.kappa_factor), None
+
+    def _network_factory(self, stage, width, depth, activation, kappa, frequencies, output_scale):
+        s = self.settings
+
+        def new_network():
+            built = build_stage_network(
+                self.problem.domain.dim, width=width, depth=depth, kappa=kappa, first_activation=activation,
+                bias_initializer=s.bias_initializer or ("zeros" if activation == "tanh" else s.sin_bias_initializer),
+                seed=s.stage_seed(stage), name=f"stage_{stage}", first_layer_frequencies=frequencies,
+                output_dim=self.problem.output_dim)
+            if output_scale != 1.0:
+                built.layers[-1].kernel.assign(built.layers[-1].kernel * output_scale)
+                built.layers[-1].bias.assign(built.layers[-1].bias * output_scale)
+            return built
+
+        return new_network
+
+    def _stage_state(self, stage, analysis, epsilon, gamma_g, loss_scales, network) -> _StageState:
+        """Collocation and condition points, their weights, the frozen stages' values there (in
+        variables that resampling reassigns) and the loss factory of a stage."""
+        s, problem, d = self.settings, self.problem, self.problem.domain.dim
+        rar = int(s.value("rar_points", stage))
+        refinement = (self.refinement_points(rar, seed=s.stage_seed(stage) + 1)
+                      if rar > 0 and self.model.num_stages > 0 else None)
+        x_c_np = self.collocation(stage, analysis.frequencies, refinement=refinement)
+        x_d_np, y_d_np = problem.condition_data(seed=s.stage_seed(stage), domain=self.training_domain)
+        keys = self.analyzer.residual_keys(plus_one=s.gradient_enhanced)
+        x_c = tf.Variable(x_c_np, trainable=False, name="collocation")
+        w_c = tf.Variable(self.point_weights(x_c_np), trainable=False, name="collocation_weights")
+        w_d = tf.constant(self.point_weights(x_d_np, len(x_c_np) ** (1.0 / d)))
+        frozen_values = {k: tf.Variable(v, trainable=False)
+                         for k, v in self.analyzer.model_partials(tf.constant(x_c_np), keys).values.items()}
+        frozen_data = tf.constant(self.model.predict(x_d_np) if self.model.num_stages else np.zeros_like(y_d_np))
+        draws = [0]
+
+        def resample(step=None):
+            draws[0] += 1
+            points = self.collocation(stage, analysis.frequencies, draw=draws[0], refinement=refinement)
+            x_c.assign(points)
+            w_c.assign(self.point_weights(points))
+            for key, value in self.analyzer.model_partials(tf.constant(points), keys).values.items():
+                frozen_values[key].assign(value)
+
+        data_scale, eps_r = loss_scales
+
+        def make_loss(gamma, stage_network, gamma_g=gamma_g):
+            # Loss normalisation: both terms are O(1) at the stage start (eq. 3.32 balance).
+            loss_scale = (1.0 - gamma) * data_scale**2 + gamma * eps_r**2
+            points = (x_c, w_c, tf.constant(x_d_np), tf.constant(y_d_np), w_d)
+            return stage_loss(self.analyzer, stage_network, points, frozen_values, frozen_data, keys, epsilon, gamma,
+                              gamma_g, loss_scale if loss_scale > 0 else 1.0)
+
+        return _StageState(network, x_c, w_c, (x_d_np, y_d_np), w_d, frozen_values, frozen_data, keys, resample,
+                           int(s.value("resample_every", stage)), make_loss)
+
+    def plan_stage(self, stage: int) -> StagePlan:
+        s = self.settings
+        analysis = self.analysis()
+        eps_r = analysis.residual_rms
+        width, depth = int(s.value("width", stage)), int(s.value("depth", stage))
+        learning_rate = float(s.value("learning_rate", stage))
+        epsilon, condition_rms, output_scale, data_scale, gamma_scale, hand = self._magnitudes(stage, analysis)
+        activation, kappa, frequencies = self._first_layer(stage, analysis, width)
+        hand_gamma, hand_gamma_g = s.value("gamma", stage), s.value("gamma_g", stage)
+        gamma = (gamma_scale**2 / (gamma_scale**2 + eps_r**2)) if hand_gamma in ("auto", "pretrain") else float(hand_gamma)
+        gamma_g = 0.0 if not s.gradient_enhanced else (analysis.gamma_g if hand_gamma_g == "auto" else float(hand_gamma_g))
+        least_squares = stage > 0 and s.stage_solver == "least_squares"
+        new_network = self._network_factory(stage, width, depth, activation, kappa, frequencies, output_scale)
+        network = kappa_hat = None
+        if not least_squares:
+            network = new_network()
+            kappa_hat = (network.layers[0].kappa_hat if frequencies is None else
+                         float(2.0 * math.pi * np.sqrt(np.mean(np.sum(frequencies**2, axis=1)))))
+        # The solve fits the equation and conditions exactly in the output layer: no gPINN term.
+        work = self._stage_state(stage, analysis, epsilon, 0.0 if least_squares else gamma_g, (data_scale, eps_r), network)
+        self.work = work
+        notes, gamma_rounds = [], ()
+        if hand_gamma == "pretrain":
+            def build(trial_gamma):
+                value_and_gradients, flat, parts = work.make_loss(trial_gamma, new_network())
+                return value_and_gradients, parts, flat.pack()
+
+            search = pretrain_equation_weight(
+                build, initial_gamma=s.pretrain_initial_gamma, pretrain_steps=s.pretrain_steps,
+                learning_rate=learning_rate, jit_compile=s.jit_compile, max_rounds=s.pretrain_max_rounds,
+                callback=lambda i, g, r: notes.append(f"stage {stage}: Algorithm 3 round {i}: gamma {g:.3e}, R_c {r:.3e}"))
+            gamma, gamma_rounds = search.gamma, search.rounds
+        num_collocation = int(work.collocation.shape[0])
+        summary = (f"stage {stage}: epsilon {epsilon:.3e}, residual RMS {eps_r:.3e}, f_d "
+                   f"{np.array2string(analysis.frequencies, precision=2)}, gamma {gamma:.2e}, gamma_g {gamma_g:.2e}, "
+                   + ("least squares" if least_squares else f"kappa_hat {kappa_hat:.2f} ({activation})")
+                   + f", {num_collocation} collocation points"
+                   + (f", resampled every {work.resample_every} Adam steps" if work.resample_every else ""))
+        return StagePlan(
+            stage=stage, solver="least_squares" if least_squares else "adam_lbfgs", epsilon=float(epsilon),
+            dominant_frequency=tuple(float(f) for f in analysis.frequencies), kappa=None if least_squares else float(kappa),
+            kappa_hat=None if least_squares else float(kappa_hat), first_activation=activation,
+            width=max(1, min(s.least_squares_width, num_collocation // 4)) if least_squares else width,
+            depth=1 if least_squares else depth, adam_steps=0 if least_squares else int(s.value("adam_steps", stage)),
+            lbfgs_iterations=0 if least_squares else int(s.value("lbfgs_iterations", stage)), learning_rate=learning_rate,
+            seed=s.stage_seed(stage), num_points=num_collocation, summary=summary, notes=tuple(notes),
+            extras=dict(gamma=float(gamma), gamma_g=0.0 if least_squares else float(gamma_g), gamma_rounds=gamma_rounds,
+                        residual_rms=float(eps_r), estimate=float(analysis.estimate), beta_rms=analysis.beta_rms,
+                        condition_rms=float(condition_rms)))
+
+    # ------------------------------------------------------------------ solving
+    def solve_stage(self, plan, hooks, stage_start) -> StageOutcome:
+        s, work = self.settings, self.work
+        gamma, trained = plan.extras["gamma"], None
+        if plan.solver == "least_squares":
+            x_d, y_d = work.conditions
+            linear = LinearizedStage(self.analyzer, plan, (work.collocation.numpy(), work.collocation_weights.numpy()),
+                                     (x_d, y_d, work.condition_weights.numpy()), work.frozen_values,
+                                     work.frozen_data.numpy())
+            choice = select_least_squares(s.least_squares_kappa_factors, linear.solve, plan.num_points, plan.seed, hooks)
+            network, failure = choice.candidate.network, choice.failure
+            _, flat, parts = work.make_loss(gamma, network)
+        else:
+            network = work.network
+            value_and_gradients, flat, parts = work.make_loss(gamma, network)
+            trained = train_adam_lbfgs(
+                value_and_gradients, flat.pack(), adam_steps=plan.adam_steps, lbfgs_iterations=plan.lbfgs_iterations,
+                learning_rate=plan.learning_rate, settings=s, hooks=hooks, stage_start=stage_start,
+                resample=work.resample, resample_every=work.resample_every,
+                record=(lambda p: tf.stack(parts(p))) if s.record_loss_parts else None, plateau_window=s.plateau_window)
+            failure = trained.failure
+            flat.assign(trained.position)
+        data_loss, equation_loss = (float(v) for v in parts(flat.pack()))
+        if failure is None and not (math.isfinite(data_loss) and math.isfinite(equation_loss)):
+            failure = f"data loss {data_loss}, equation loss {equation_loss}"
+        return StageOutcome(network, failure, None, dict(trained=trained, data_loss=data_loss, equation_loss=equation_loss))
+
+    # ------------------------------------------------------------------ measuring and reporting
+    def measure(self, plan) -> Analysis:
+        return self.analysis()
+
+    def rejection(self, plan, before: Analysis, after: Analysis) -> str | None:
+        # A solved stage that does not lower the equation residual fitted round-off.
+        if plan.solver == "least_squares" and not after.residual_rms < before.residual_rms:
+            return f"no improvement (residual RMS {after.residual_rms:.3e} vs {before.residual_rms:.3e}), stage discarded"
+        return None
+
+    def report(self, plan, outcome, after: Analysis, accepted, message, wall_time) -> PINNStageReport:
+        problem, trained = self.problem, outcome.details["trained"]
+        adam = None if trained is None else trained.adam
+        lbfgs = None if trained is None else trained.lbfgs
+        losses, iterations = [np.zeros(0)], [np.zeros(0)]
+        if adam is not None:
+            losses, iterations = [adam.losses], [np.arange(1, adam.num_steps + 1)]
+            if lbfgs is not None and not lbfgs.failed:
+                losses.append(lbfgs.losses)
+                iterations.append(adam.num_steps + lbfgs.iterations)
+        layer = outcome.network.layers[0]
+        kappa, kappa_hat = (plan.kappa, plan.kappa_hat) if plan.kappa is not None else (layer.kappa, layer.kappa_hat)
+        true_rms = true_max = None
+        if problem.exact is not None and self.model.num_stages:
+            exact = np.asarray(problem.exact(self.eval_grid), dtype=np.float64).reshape(-1, problem.output_dim)
+            error = exact - self.model.predict(self.eval_grid)
+            true_rms, true_max = spectral.rms(error), float(np.max(np.abs(error)))
+        extras = plan.extras
+        return PINNStageReport(
+            stage=plan.stage, epsilon=plan.epsilon, residual_rms=extras["residual_rms"],
+            dominant_frequency=plan.dominant_frequency, beta_rms=extras["beta_rms"],
+            beta_keys=tuple(tuple(int(o) for o in k) for k in self.analyzer.residual_keys()),
+            condition_rms=extras["condition_rms"], kappa=float(kappa), kappa_hat=float(kappa_hat), gamma=extras["gamma"],
+            gamma_rounds=extras["gamma_rounds"], loss_parts=None if adam is None else adam.records,
+            gamma_g=extras["gamma_g"], num_collocation=plan.num_points, adam_steps=0 if adam is None else adam.num_steps,
+            lbfgs_iterations=0 if lbfgs is None else lbfgs.num_iterations, losses=np.concatenate(losses),
+            loss_iterations=np.concatenate(iterations).astype(float), data_loss=outcome.details["data_loss"],
+            equation_loss=outcome.details["equation_loss"], residual_rms_after=float(after.residual_rms),
+            estimated_error=float(after.estimate), true_rms=true_rms, true_max=true_max, wall_time=wall_time,
+            accepted=accepted, message=message)
