@@ -185,25 +185,23 @@ def train_network(network, x_scaled, target, adam_steps: int, lbfgs_iterations: 
                   decay_rate: float = 1.0):
     """Trains one Keras network on MSE with msnn_tf's compiled Adam then L-BFGS; returns the losses.
 
-    Uses the public building blocks (:func:`msnn_tf.mse_objective`, :func:`msnn_tf.adam_minimize`,
-    :func:`msnn_tf.lbfgs_minimize`) for settings the regressor does not offer (e.g. frozen Fourier
-    features). Returns ``(iterations, losses)`` over both optimizers.
+    Uses the public building blocks (:func:`msnn_tf.mse_objective` and the engine's stage solver
+    :func:`msnn_tf.engine.train_adam_lbfgs`, Adam with ``decay_rate`` per 1000 steps then L-BFGS with
+    50 correction pairs) for settings the regressor does not offer (e.g. frozen Fourier features).
+    Returns ``(iterations, losses)`` over both optimizers.
     """
     import msnn_tf as msnn
+    from msnn_tf.engine import StageSettings, train_adam_lbfgs
 
     value_and_gradients, flat = msnn.mse_objective(network, x_scaled, target)
-    adam = msnn.adam_minimize(value_and_gradients, flat.pack(), adam_steps, learning_rate=learning_rate,
-                              decay_rate=decay_rate)
-    iterations = [np.arange(1, adam.num_steps + 1)]
-    losses = [adam.losses]
-    position = adam.position
-    if lbfgs_iterations:
-        lbfgs = msnn.lbfgs_minimize(value_and_gradients, adam.position, max_iterations=lbfgs_iterations)
-        if not lbfgs.failed:
-            position = lbfgs.position
+    trained = train_adam_lbfgs(value_and_gradients, flat.pack(), adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations,
+                               learning_rate=learning_rate, settings=StageSettings(decay_rate=decay_rate))
+    adam, lbfgs = trained.adam, trained.lbfgs
+    iterations, losses = [np.arange(1, adam.num_steps + 1)], [adam.losses]
+    if lbfgs is not None:
         iterations.append(adam.num_steps + lbfgs.iterations)
         losses.append(lbfgs.losses)
-    flat.assign(position)
+    flat.assign(trained.position)
     return np.concatenate(iterations).astype(float), np.concatenate(losses)
 
 

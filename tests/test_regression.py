@@ -75,8 +75,9 @@ def test_non_finite_loss_discards_stage_and_keeps_earlier():
     # A learning rate of 1e200 makes stage 1's loss overflow to inf.
     regressor = msnn.MultiStageRegressor(width=10, adam_steps=100, lbfgs_iterations=100, verbose=0,
                                          learning_rate=(1e-3, 1e200), first_layer_init="xavier")
-    with pytest.warns(RuntimeWarning, match="non-finite"):
+    with pytest.warns(RuntimeWarning, match="non-finite") as record:
         history = regressor.fit(x, target(x), num_stages=3)
+    assert [w.filename for w in record if "non-finite" in str(w.message)] == [__file__]  # points at the caller
     assert len(history.stages) == 2
     assert history.stages[0].accepted and not history.stages[1].accepted
     assert "non-finite" in history.stages[1].message and "stopped at stage 1" in history.message

@@ -47,3 +47,13 @@ def test_settings_are_readable_on_the_solvers():
     assert solver.epsilon == (1e-3,) and solver.settings.value("epsilon", 1) == 1e-3
     with pytest.raises(AttributeError):
         regressor.no_such_setting
+
+
+def test_grid_settings_cannot_change_after_the_solver_is_built():
+    solver = msnn.MultiStagePINN(golden_runs.ode_problem(), verbose=0)
+    with pytest.raises(ValueError, match="grid_points"):
+        solver.settings = solver.settings.replace(grid_points=101)
+    with pytest.raises(ValueError, match="settings"):
+        solver.settings = {"width": 10}
+    solver.settings = solver.settings.replace(width=12)
+    assert solver.width == 12 and solver.objective.settings.width == 12

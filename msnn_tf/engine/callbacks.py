@@ -30,8 +30,11 @@ class StageCallback:
     """Base class of stage-loop callbacks; override the hooks you need (each does nothing here).
 
     Attributes:
-        stop_training: Set it to ``True`` to end training at the next block or stage boundary.
+        stop_training: Set it to ``True`` to end training at the next block or stage boundary (reset
+            to ``False`` when a ``fit`` call begins, as Keras resets ``Model.stop_training``).
     """
+
+    stop_training = False
 
     def __init__(self):
         self.stop_training = False

@@ -95,7 +95,8 @@ def _settle(objective: StageObjective, plan: StagePlan, outcome: StageOutcome):
             objective.model.pop_stage()
             after = before
     if message is not None:
-        warnings.warn(f"stage {plan.stage}: {message}", RuntimeWarning, stacklevel=5)
+        # stacklevel 4: _settle <- run_stages <- the solver's fit <- the user's call.
+        warnings.warn(f"stage {plan.stage}: {message}", RuntimeWarning, stacklevel=4)
     return after, message is None, message or "ok"
 
 
@@ -103,6 +104,7 @@ def run_stages(objective: StageObjective, num_stages: int, callbacks, history):
     """Trains up to ``num_stages`` stages of ``objective``; appends their reports to ``history``
     (a :class:`~msnn_tf.TrainingHistory`) and returns it."""
     start = time.perf_counter()
+    callbacks.stop_training = False
     callbacks.on_fit_begin()
     message = f"trained {num_stages} stage(s)"
     for _ in range(num_stages):

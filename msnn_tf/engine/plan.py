@@ -9,7 +9,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["StagePlan", "json_ready"]
+from msnn_tf import spectral
+
+__all__ = ["StagePlan", "first_layer_start", "json_ready", "kappa_hat_of"]
 
 
 def json_ready(value):
@@ -81,3 +83,29 @@ class StagePlan:
     def to_dict(self) -> dict[str, Any]:
         """Strict-JSON dictionary of every field (non-finite numbers as ``None``)."""
         return {f.name: json_ready(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def first_layer_start(settings, stage: int, scaled_points, values, frequency: float, points_per_axis: float,
+                      width: int):
+    """``(kappa, first-layer frequencies or None)`` of a stage's ``sin`` first layer.
+
+    ``first_layer_init="spectrum"``: the frequencies are drawn from the amplitude spectrum of
+    ``values`` at ``scaled_points`` (inputs in [-1, 1]), capped at ``points_per_axis / (6 pi)``, what
+    that many points per axis resolve by eq. (2.10), with ``kappa = 1``. ``"xavier"``: Xavier-normal
+    weights with ``kappa`` from eq. (2.9), ``kappa_hat = kappa_factor * pi * frequency`` (``frequency``
+    in cycles per scaled unit).
+    """
+    scaled_points = np.asarray(scaled_points)
+    if settings.first_layer_init == "spectrum":
+        return 1.0, spectral.sample_spectrum_frequencies(scaled_points, values, width, seed=settings.stage_seed(stage),
+                                                         max_frequency=points_per_axis / (6.0 * math.pi))
+    return spectral.kappa_for_frequency(frequency, fan_in=scaled_points.shape[1], units=width,
+                                        factor=settings.kappa_factor), None
+
+
+def kappa_hat_of(network, first_layer_frequencies=None) -> float:
+    """``kappa_hat`` of a stage network (eq. 2.8); for a spectrum-initialised first layer the same role
+    is played by the RMS of its initial angular frequencies ``2 pi |f_i|``."""
+    if first_layer_frequencies is None:
+        return float(network.layers[0].kappa_hat)
+    return float(2.0 * math.pi * np.sqrt(np.mean(np.sum(first_layer_frequencies**2, axis=1))))

@@ -140,6 +140,11 @@ class StageSettings:
         for field in dataclasses.fields(self):
             object.__setattr__(self, field.name, checks[field.name](field.name, getattr(self, field.name)))
 
+    @classmethod
+    def field_names(cls) -> frozenset:
+        """The names of the settings."""
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
     def value(self, name: str, stage: int):
         """The setting ``name`` for stage ``stage`` (sequences: by stage, the last entry repeating;
         names in ``FROM_STAGE_ONE`` index their sequences from stage 1)."""

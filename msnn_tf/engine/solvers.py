@@ -82,8 +82,9 @@ class TrainedStage:
 
 
 def train_adam_lbfgs(value_and_gradients: Callable, initial_position, *, adam_steps: int, lbfgs_iterations: int,
-                     learning_rate: float, settings, hooks: BlockHooks, stage_start: float, resample=None,
-                     resample_every: int = 0, record=None, plateau_window: int | None = None) -> TrainedStage:
+                     learning_rate: float, settings, hooks: BlockHooks | None = None, stage_start: float | None = None,
+                     resample=None, resample_every: int = 0, record=None,
+                     plateau_window: int | None = None) -> TrainedStage:
     """Adam then L-BFGS on a flat position (Algorithm 1 step 3, Algorithm 4).
 
     Args:
@@ -93,25 +94,26 @@ def train_adam_lbfgs(value_and_gradients: Callable, initial_position, *, adam_st
         lbfgs_iterations: See ``adam_steps``.
         learning_rate: Adam's initial rate.
         settings: The solver's :class:`~msnn_tf.engine.StageSettings` (decay, L-BFGS memory, XLA).
-        hooks: Where blocks are reported.
-        stage_start: ``time.perf_counter()`` at the stage's start.
+        hooks: Where blocks are reported (``None``: nowhere, and nothing stops the run early).
+        stage_start: ``time.perf_counter()`` at the stage's start (``None``: now).
         resample: ``resample(step)`` every ``resample_every`` Adam steps (0: never).
         resample_every: See ``resample``.
         record: Optional ``record(position)`` before each Adam step (see :func:`~msnn_tf.adam_minimize`).
         plateau_window: Adam's plateau rule (see :func:`~msnn_tf.adam_minimize`).
     """
+    stage_start = time.perf_counter() if stage_start is None else stage_start
     adam = adam_minimize(value_and_gradients, initial_position, adam_steps, learning_rate=learning_rate,
-                         decay_rate=settings.decay_rate, decay_steps=settings.decay_steps,
-                         jit_compile=settings.jit_compile, callback=hooks.optimizer("adam", adam_steps),
+                         decay_rate=settings.decay_rate, decay_steps=settings.decay_steps, jit_compile=settings.jit_compile,
+                         callback=None if hooks is None else hooks.optimizer("adam", adam_steps),
                          resample=resample if resample_every else None, resample_every=resample_every or None,
                          record=record, plateau_window=plateau_window)
     failure = adam.message if adam.failed else None
     adam_wall_time = time.perf_counter() - stage_start
     position, lbfgs = adam.position, None
-    if failure is None and lbfgs_iterations > 0 and not hooks.stop:
+    if failure is None and lbfgs_iterations > 0 and not (hooks is not None and hooks.stop):
         lbfgs = lbfgs_minimize(value_and_gradients, adam.position, max_iterations=lbfgs_iterations,
                                num_correction_pairs=settings.num_correction_pairs, jit_compile=settings.jit_compile,
-                               callback=hooks.optimizer("lbfgs", lbfgs_iterations))
+                               callback=None if hooks is None else hooks.optimizer("lbfgs", lbfgs_iterations))
         if lbfgs.failed:
             failure = f"L-BFGS: {lbfgs.message}"
         else:

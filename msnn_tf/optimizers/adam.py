@@ -106,6 +106,27 @@ def _make_block(value_and_gradients_function, block_size, beta_1, beta_2, epsilo
     return block
 
 
+def _check_arguments(num_steps, learning_rate, decay_rate, decay_steps, block_size, plateau_window, plateau_factor,
+                     resample, resample_every) -> None:
+    """The argument checks of :func:`adam_minimize` (``ValueError`` naming the argument)."""
+    if isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 0:
+        raise ValueError(f"`num_steps` must be a non-negative integer, got {num_steps!r}")
+    for name, value in (("learning_rate", learning_rate), ("decay_steps", decay_steps), ("block_size", block_size)):
+        if not (math.isfinite(float(value)) and value > 0):
+            raise ValueError(f"`{name}` must be positive, got {value!r}")
+    if not 0 < decay_rate <= 1:
+        raise ValueError(f"`decay_rate` must be in (0, 1], got {decay_rate!r}")
+    if plateau_window is not None:
+        positive_int("plateau_window", plateau_window)
+        if not 0 < plateau_factor < 1:
+            raise ValueError(f"`plateau_factor` must be in (0, 1), got {plateau_factor!r}")
+    if resample is not None:
+        if isinstance(resample_every, bool) or not isinstance(resample_every, (int, np.integer)) or resample_every <= 0:
+            raise ValueError(f"`resample_every` must be a positive integer with `resample`, got {resample_every!r}")
+        if not callable(resample):
+            raise ValueError(f"`resample` must be callable, got {type(resample).__name__}")
+
+
 def adam_minimize(
     value_and_gradients_function: Callable,
     initial_position,
@@ -169,22 +190,8 @@ def adam_minimize(
     Raises:
         ValueError: on a negative ``num_steps`` or non-positive learning rate, decay or block size.
     """
-    if isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 0:
-        raise ValueError(f"`num_steps` must be a non-negative integer, got {num_steps!r}")
-    for name, value in (("learning_rate", learning_rate), ("decay_steps", decay_steps), ("block_size", block_size)):
-        if not (math.isfinite(float(value)) and value > 0):
-            raise ValueError(f"`{name}` must be positive, got {value!r}")
-    if not 0 < decay_rate <= 1:
-        raise ValueError(f"`decay_rate` must be in (0, 1], got {decay_rate!r}")
-    if plateau_window is not None:
-        positive_int("plateau_window", plateau_window)
-        if not 0 < plateau_factor < 1:
-            raise ValueError(f"`plateau_factor` must be in (0, 1), got {plateau_factor!r}")
-    if resample is not None:
-        if isinstance(resample_every, bool) or not isinstance(resample_every, (int, np.integer)) or resample_every <= 0:
-            raise ValueError(f"`resample_every` must be a positive integer with `resample`, got {resample_every!r}")
-        if not callable(resample):
-            raise ValueError(f"`resample` must be callable, got {type(resample).__name__}")
+    _check_arguments(num_steps, learning_rate, decay_rate, decay_steps, block_size, plateau_window, plateau_factor,
+                     resample, resample_every)
     start = time.perf_counter()
     position = as_position(initial_position)
     dtype = position.dtype

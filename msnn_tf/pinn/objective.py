@@ -17,7 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf import spectral
-from msnn_tf.engine import StageObjective, StageOutcome, StagePlan, select_least_squares, train_adam_lbfgs
+from msnn_tf.engine import (StageObjective, StageOutcome, StagePlan, first_layer_start, kappa_hat_of, select_least_squares,
+                            train_adam_lbfgs)
 from msnn_tf.networks import build_stage_network
 from msnn_tf.pinn.analysis import Analysis, ResidualAnalyzer, uniform_grid
 from msnn_tf.pinn.linearized import LinearizedStage
@@ -125,11 +126,11 @@ class PINNObjective(StageObjective):
 
     # ------------------------------------------------------------------ planning
     def _magnitudes(self, stage, analysis: Analysis):
-        """``(epsilon, condition_rms, output_scale, data_scale, gamma_scale, hand)`` of a stage."""
+        """``(epsilon, condition_rms, output_scale, data_scale, gamma_scale)`` of a stage."""
         s, problem = self.settings, self.problem
         if stage == 0:
             epsilon = s.first_stage_epsilon
-            return epsilon, math.nan, 1.0, epsilon, epsilon, "auto"
+            return epsilon, math.nan, 1.0, epsilon, epsilon
         hand, estimate = s.value("epsilon", stage), analysis.estimate
         # Eq. (3.19) assumes the conditions are met; an error driven by the conditions (e.g. u(0)) has
         # the size of their mismatch, which the residual does not show: take the larger of the two.
@@ -145,7 +146,7 @@ class PINNObjective(StageObjective):
         # current condition mismatch: a mismatch then costs as much as the error the residual drives,
         # so a stage does not leave its conditions' mismatch far above its interior error.
         gamma_scale = estimate if (hand == "auto" and estimate > 0) else epsilon
-        return epsilon, condition_rms, output_scale, epsilon, gamma_scale, hand
+        return epsilon, condition_rms, output_scale, epsilon, gamma_scale
 
     def _first_layer(self, stage, analysis: Analysis, width):
         """``(activation, kappa, first-layer frequencies or None)`` of a stage."""
@@ -155,14 +156,11 @@ class PINNObjective(StageObjective):
         hand_kappa = s.value("kappa", stage)
         if hand_kappa != "auto":
             return "sin", float(hand_kappa), None
-        if s.first_layer_init == "spectrum":
-            h = self.model.scale_inputs(self.analyzer.grid).numpy()
-            return "sin", 1.0, spectral.sample_spectrum_frequencies(
-                h, analysis.error_values, width, seed=s.stage_seed(stage),
-                max_frequency=self.analyzer.grid_points / (6.0 * math.pi))
         scaled = analysis.frequencies * (problem.domain.upper - problem.domain.lower) / 2.0
-        return "sin", spectral.kappa_for_frequency(float(np.max(scaled)), fan_in=problem.domain.dim, units=width,
-                                                   factor=s.kappa_factor), None
+        kappa, frequencies = first_layer_start(s, stage, self.model.scale_inputs(self.analyzer.grid).numpy(),
+                                               analysis.error_values, float(np.max(scaled)), self.analyzer.grid_points,
+                                               width)
+        return "sin", kappa, frequencies
 
     def _network_factory(self, stage, width, depth, activation, kappa, frequencies, output_scale):
         s = self.settings
@@ -224,7 +222,7 @@ class PINNObjective(StageObjective):
         eps_r = analysis.residual_rms
         width, depth = int(s.value("width", stage)), int(s.value("depth", stage))
         learning_rate = float(s.value("learning_rate", stage))
-        epsilon, condition_rms, output_scale, data_scale, gamma_scale, hand = self._magnitudes(stage, analysis)
+        epsilon, condition_rms, output_scale, data_scale, gamma_scale = self._magnitudes(stage, analysis)
         activation, kappa, frequencies = self._first_layer(stage, analysis, width)
         hand_gamma, hand_gamma_g = s.value("gamma", stage), s.value("gamma_g", stage)
         gamma = (gamma_scale**2 / (gamma_scale**2 + eps_r**2)) if hand_gamma in ("auto", "pretrain") else float(hand_gamma)
@@ -234,8 +232,7 @@ class PINNObjective(StageObjective):
         network = kappa_hat = None
         if not least_squares:
             network = new_network()
-            kappa_hat = (network.layers[0].kappa_hat if frequencies is None else
-                         float(2.0 * math.pi * np.sqrt(np.mean(np.sum(frequencies**2, axis=1)))))
+            kappa_hat = kappa_hat_of(network, frequencies)
         # The solve fits the equation and conditions exactly in the output layer: no gPINN term.
         work = self._stage_state(stage, analysis, epsilon, 0.0 if least_squares else gamma_g, (data_scale, eps_r), network)
         self.work = work

@@ -174,6 +174,10 @@ class MultiStagePINN:
     def settings(self, value: PINNSettings) -> None:
         if not isinstance(value, PINNSettings):
             raise ValueError(f"`settings` must be a PINNSettings, got {type(value).__name__}")
+        for name in ("grid_points", "open_margin"):  # they set up the solver's grids and training box
+            if getattr(value, name) != getattr(self.objective.settings, name):
+                raise ValueError(f"`{name}` cannot change after the solver is built (got {getattr(value, name)!r}): "
+                                 "build a new MultiStagePINN")
         self.objective.settings = value
 
     @property
@@ -183,7 +187,7 @@ class MultiStagePINN:
 
     def __getattr__(self, name):
         objective = self.__dict__.get("objective")
-        if objective is not None and name in objective.settings.checks():
+        if objective is not None and name in objective.settings.field_names():
             return getattr(objective.settings, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 

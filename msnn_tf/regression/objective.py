@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf import spectral
-from msnn_tf.engine import (LeastSquaresCandidate, StageObjective, StageOutcome, StagePlan, select_least_squares,
-                            train_adam_lbfgs)
+from msnn_tf.engine import (LeastSquaresCandidate, StageObjective, StageOutcome, StagePlan, first_layer_start,
+                            kappa_hat_of, select_least_squares, train_adam_lbfgs)
 from msnn_tf.least_squares import feature_network, network_values, solve_output_layer
 from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters
@@ -162,17 +162,6 @@ class RegressionObjective(StageObjective):
         refinement = data.refinement_factor(factor, s.max_points)
         return refinement, refinement * (points_per_axis - 1) + 1
 
-    def _first_layer(self, stage, x_train, residue, frequencies, width, loss_points_per_axis):
-        """``(kappa, first-layer frequencies or None)`` of a trained stage >= 1."""
-        s = self.settings
-        if s.first_layer_init == "spectrum":
-            # Eq. (2.10): N points per axis resolve frequencies up to N / (6 pi) on [-1, 1].
-            return 1.0, spectral.sample_spectrum_frequencies(
-                self.model.scale_inputs(x_train).numpy(), residue, width, seed=s.stage_seed(stage),
-                max_frequency=loss_points_per_axis / (6.0 * math.pi))
-        return spectral.kappa_for_frequency(float(np.max(frequencies)), fan_in=self.data.input_dim, units=width,
-                                            factor=s.kappa_factor), None
-
     def plan_stage(self, stage: int) -> StagePlan:
         s, data, d = self.settings, self.data, self.data.input_dim
         width, depth = int(s.value("width", stage)), int(s.value("depth", stage))
@@ -201,8 +190,9 @@ class RegressionObjective(StageObjective):
                 num_loss_points = data.refined_size(refinement) if refinement > 1 else x_train.shape[0]
                 width, depth = max(1, min(max_features, num_loss_points // 4)), 1
             else:
-                kappa, frequencies_of_layer = self._first_layer(stage, x_train, residue, frequencies, width,
-                                                                loss_points_per_axis)
+                kappa, frequencies_of_layer = first_layer_start(
+                    s, stage, self.model.scale_inputs(x_train).numpy(), residue, float(np.max(frequencies)),
+                    loss_points_per_axis, width)
             # The user's warning filters apply (each stage's message differs, so each shows once).
             spectral.check_data_density(points_per_axis, float(np.max(frequencies)), stacklevel=5)
         network = kappa_hat = None
@@ -211,7 +201,7 @@ class RegressionObjective(StageObjective):
                 d, width=width, depth=depth, kappa=kappa, first_activation=activation,
                 bias_initializer="zeros" if activation == "tanh" else s.sin_bias_initializer, seed=s.stage_seed(stage),
                 name=f"stage_{stage}", first_layer_frequencies=frequencies_of_layer, dtype=s.dtype)
-            kappa_hat = _kappa_hat(network, frequencies_of_layer)
+            kappa_hat = kappa_hat_of(network, frequencies_of_layer)
         notes = self._prepare_loss(stage, epsilon, residue, network, refinement)
         x_count = self.current[0].shape[0]
         fd = np.array2string(frequencies, precision=2)
@@ -346,14 +336,6 @@ class RegressionObjective(StageObjective):
         if self.target_rms is not None and reached <= self.target_rms:
             return f"target_rms {self.target_rms:.3e} reached after stage {report.stage}"
         return None
-
-
-def _kappa_hat(network, first_layer_frequencies) -> float:
-    """``kappa_hat`` of a stage network (eq. 2.8); for a spectrum-initialised layer the same role is
-    played by the RMS of its initial angular frequencies."""
-    if first_layer_frequencies is None:
-        return float(network.layers[0].kappa_hat)
-    return float(2.0 * math.pi * np.sqrt(np.mean(np.sum(first_layer_frequencies**2, axis=1))))
 
 
 def _errors(model: StagedModel, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -167,7 +167,7 @@ class MultiStageRegressor:
 
     def __getattr__(self, name):
         settings = self.__dict__.get("settings")
-        if settings is not None and name in settings.checks():
+        if settings is not None and name in settings.field_names():
             return getattr(settings, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
