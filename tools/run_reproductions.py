@@ -97,6 +97,13 @@ SCRIPTS = {
         lambda m: f"{len(m['stages'])}-stage RMS {m['final_rms_error']:.1e} (max {m['final_max_error']:.1e}); "
                   f"one stage {m['single_stage_rms_error']:.1e} (RAR once per stage; Chebyshev-weighted losses, gamma eq. 3.32 "
                   f"with the eq. 3.19 magnitude; widths 20, 20, 50; t trained to 1.05)"),
+    "fig17_burgers_exact": (
+        "exact self-similar Burgers profiles: lambda = 1/2 smooth; lambda = 0.4: cusp in U''' and "
+        "discontinuous U'''' at 0",
+        lambda m: f"eq. (D.5) residual of the exact profiles RMS {m['profiles']['0.5']['residual_rms']:.1e} (1/2), "
+                  f"{m['profiles']['0.4']['residual_rms']:.1e} (0.4); U''''(-1e-6, +1e-6): "
+                  + ", ".join(f"{lam}: ({v['u4_at_minus_and_plus_1e-6'][0]:.3g}, {v['u4_at_minus_and_plus_1e-6'][1]:.3g})"
+                              for lam, v in m["profiles"].items())),
     "reference_pinn": (
         "reference JAX script: 1.06e-15 RMS (max 2.2e-15), 23 min (acceptance: mirrored <= 2e-15)",
         lambda m: f"hand-set {m['runs']['hand-set']['rms_error']:.1e} ({m['runs']['hand-set']['wall_time_s']:.0f} s, "
