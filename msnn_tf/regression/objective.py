@@ -172,7 +172,8 @@ class RegressionObjective(StageObjective):
         else:
             x_train, y_train = self.current
             residue = self.residue(x_train, y_train)
-            frequencies = spectral.dominant_frequencies(self.model.scale_inputs(x_train).numpy(), residue)
+            scaled = self.model.scale_inputs(x_train).numpy()
+            frequencies = spectral.dominant_frequencies(scaled, residue)
             solver = self.stage_solver(x_train)
             # A least-squares stage wants four loss points per feature (fewer features if it cannot have
             # them), and no more features than data points: refined points are interpolated data, not
@@ -181,6 +182,7 @@ class RegressionObjective(StageObjective):
             wanted_loss_points = 4 * max_features if solver == "least_squares" else 0
             if data.is_function and self._stage_points(stage, frequencies, wanted_loss_points):
                 residue = self.residue(*self.current)
+                scaled = self.model.scale_inputs(self.current[0]).numpy()
             x_train = self.current[0]
             epsilon, activation, kappa = spectral.rms(residue), "sin", None
             points_per_axis = data.points_per_axis if data.is_function else int(round(x_train.shape[0] ** (1.0 / d)))
@@ -190,9 +192,8 @@ class RegressionObjective(StageObjective):
                 num_loss_points = data.refined_size(refinement) if refinement > 1 else x_train.shape[0]
                 width, depth = max(1, min(max_features, num_loss_points // 4)), 1
             else:
-                kappa, frequencies_of_layer = first_layer_start(
-                    s, stage, self.model.scale_inputs(x_train).numpy(), residue, float(np.max(frequencies)),
-                    loss_points_per_axis, width)
+                kappa, frequencies_of_layer = first_layer_start(s, stage, scaled, residue, float(np.max(frequencies)),
+                                                                loss_points_per_axis, width)
             # The user's warning filters apply (each stage's message differs, so each shows once).
             spectral.check_data_density(points_per_axis, float(np.max(frequencies)), stacklevel=5)
         network = kappa_hat = None
