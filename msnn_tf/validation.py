@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_float64_matrix", "check_float_dtype", "non_negative_int", "non_negative_ints", "per_stage", "positive_finite",
-           "positive_int"]
+__all__ = ["as_float64_matrix", "check_float_dtype", "non_negative_int", "per_stage", "positive_finite", "positive_int"]
 
 
 def _is_integer(value) -> bool:
@@ -33,24 +32,6 @@ def positive_finite(name: str, value) -> float:
             or not np.isfinite(value) or value <= 0:
         raise ValueError(f"`{name}` must be positive and finite, got {value!r}")
     return float(value)
-
-
-def positive_finites(name: str, value) -> tuple[float, ...]:
-    """A positive finite number or a non-empty sequence of them, as a tuple of floats."""
-    values = value if isinstance(value, (list, tuple)) else [value]
-    if not values or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                             and np.isfinite(v) and v > 0 for v in values):
-        raise ValueError(f"`{name}` must hold positive finite numbers, got {value!r}")
-    return tuple(float(v) for v in values)
-
-
-def non_negative_ints(name: str, value):
-    """``value`` (an int or a per-stage sequence of ints) unchanged, or ``ValueError`` naming ``name``
-    when any entry is not a non-negative integer."""
-    for v in value if isinstance(value, (list, tuple)) else [value]:
-        if not _is_integer(v) or v < 0:
-            raise ValueError(f"`{name}` must hold non-negative integers, got {value!r}")
-    return value
 
 
 def as_float64_matrix(name: str, value, columns: int | None = None) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from msnn_tf.validation import check_float_dtype, per_stage
+from msnn_tf.validation import check_float_dtype, non_negative_int, per_stage, positive_finite, positive_int
 
 __all__ = ["PINNSettings", "RegressionSettings", "StageSettings"]
 
@@ -76,9 +76,7 @@ def _choice(*options):
 _positive_ints = _per_stage(lambda v: _is_int(v) and v > 0, "positive integers", int)
 _non_negative_ints = _per_stage(lambda v: _is_int(v) and v >= 0, "non-negative integers", int)
 _positive_numbers = _per_stage(lambda v: _is_number(v) and v > 0, "positive finite numbers", float)
-_positive_int = _scalar(lambda v: _is_int(v) and v > 0, "a positive integer", int)
-_non_negative_int = _scalar(lambda v: _is_int(v) and v >= 0, "a non-negative integer", int)
-_positive = _scalar(lambda v: _is_number(v) and v > 0, "positive and finite", float)
+_positive_int, _non_negative_int, _positive = positive_int, non_negative_int, positive_finite
 _fraction = _scalar(lambda v: _is_number(v) and 0 < v <= 1, "in (0, 1]", float)
 _open_fraction = _scalar(lambda v: _is_number(v) and 0 < v < 1, "in (0, 1)", float)
 _boolean = _scalar(lambda v: isinstance(v, (bool, np.bool_)) or v in (0, 1), "a boolean", bool)
