@@ -46,28 +46,17 @@ class Recorder(msnn.StageCallback):
         self.history = history
 
 
-def test_regressor_callback_stops_after_stage_one():
+def test_regressor_callbacks_record_the_run_and_stop_after_stage_one():
+    """A recorder's plans and reports match the history; StopAfterTwo ends training after stage 1 of 4;
+    stop_training is reset when a fit begins (as Keras does), so a second fit also trains two stages."""
     x, y = data()
     stopper = StopAfterTwo()
     regressor = msnn.MultiStageRegressor(**SMALL)
-    for _ in range(2):  # stop_training is reset when a fit begins, as Keras does: the second fit also trains two stages
-        history = regressor.fit(x, y, num_stages=4, callbacks=[stopper], verbose=0)
+    for _ in range(2):
+        recorder = Recorder()
+        history = regressor.fit(x, y, num_stages=4, callbacks=[recorder, stopper], verbose=0)
         assert [s.stage for s in history.stages] == [0, 1] and all(s.accepted for s in history.stages)
         assert history.message == "stopped by a callback after stage 1" and stopper.stop_training
-
-
-def test_pinn_callback_stops_after_stage_one():
-    solver = msnn.MultiStagePINN(golden_runs.ode_problem(), adam_steps=100, lbfgs_iterations=100, verbose=0)
-    history = solver.fit(num_stages=3, callbacks=[StopAfterTwo()], verbose=0)
-    assert [s.stage for s in history.stages] == [0, 1] and solver.model.num_stages == 2
-    assert history.message == "stopped by a callback after stage 1"
-
-
-def test_recorded_plans_and_reports_match_the_history():
-    x, y = data()
-    recorder = Recorder()
-    regressor = msnn.MultiStageRegressor(**SMALL)
-    history = regressor.fit(x, y, num_stages=2, callbacks=[recorder], verbose=0)
     assert recorder.events == ["fit_begin", ("stage_begin", 0), ("stage_end", 0), ("stage_begin", 1), ("stage_end", 1),
                                "fit_end"]
     assert recorder.history is history and recorder.reports == history.stages
@@ -85,10 +74,12 @@ def test_recorded_plans_and_reports_match_the_history():
     assert lbfgs_last == history.stages[1].lbfgs_iterations
 
 
-def test_pinn_plans_and_reports_match_the_history():
+def test_pinn_callbacks_record_the_run_and_stop_after_stage_one():
     recorder = Recorder()
     solver = msnn.MultiStagePINN(golden_runs.ode_problem(), adam_steps=100, lbfgs_iterations=100, verbose=0)
-    history = solver.fit(num_stages=2, callbacks=[recorder])
+    history = solver.fit(num_stages=3, callbacks=[recorder, StopAfterTwo()])
+    assert [s.stage for s in history.stages] == [0, 1] and solver.model.num_stages == 2
+    assert history.message == "stopped by a callback after stage 1"
     assert recorder.reports == history.stages and len(recorder.plans) == 2
     for plan, report in zip(recorder.plans, history.stages):
         assert (plan.epsilon, plan.extras["gamma"], plan.extras["gamma_g"], plan.num_points) == (
