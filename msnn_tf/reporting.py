@@ -177,6 +177,14 @@ class PINNStageReport(_ReportFields):
         accepted: ``False`` when the stage was discarded (non-finite loss, or a least-squares stage
             that did not lower the equation residual).
         message: What happened.
+        parameters: Per unknown parameter (section 4), ``{"value", "correction", "scale",
+            "estimated_error"}``: its value after the stage, the change the stage made
+            (``eps_lambda delta``), the stage's ``eps_lambda`` and the estimate of its remaining error,
+            ``sqrt(L_s)`` after the stage (Fig. 14b; ``None`` without constraints). ``{}`` without parameters.
+        constraint_loss: ``L_s`` (eq. 4.4, unweighted, summed over the constraints) at the stage's
+            constraint points after the stage; ``None`` without constraints.
+        constraint_weights: ``gamma_s`` per constraint (eq. 4.2).
+        num_networks: Networks the stage added (2 for a stage with a parameter network, eq. 4.8).
     """
 
     stage: int
@@ -206,10 +214,16 @@ class PINNStageReport(_ReportFields):
     wall_time: float
     accepted: bool
     message: str
+    parameters: dict = dataclasses.field(default_factory=dict)
+    constraint_loss: float | None = None
+    constraint_weights: tuple[float, ...] = ()
+    num_networks: int = 1
 
     def outcome_text(self) -> str:
         return (f"residual RMS {self.residual_rms_after:.3e}, estimated error {self.estimated_error:.3e}"
-                + (f", true RMS error {self.true_rms:.3e}" if self.true_rms is not None else ""))
+                + (f", true RMS error {self.true_rms:.3e}" if self.true_rms is not None else "")
+                + "".join(f", {name} {v['value']:.15g}" for name, v in self.parameters.items())
+                + (f", sqrt(L_s) {self.constraint_loss ** 0.5:.3e}" if self.constraint_loss is not None else ""))
 
     @staticmethod
     def format_table(reports) -> list[str]:
@@ -222,6 +236,14 @@ class PINNStageReport(_ReportFields):
             lines.append(f"{r.stage:>5} {r.epsilon:10.3e} {r.residual_rms:10.3e} {fd:>14} {r.gamma:9.2e} {r.gamma_g:9.2e} "
                          f"{r.num_collocation:>6} {r.adam_steps + r.lbfgs_iterations:>6} {r.residual_rms_after:11.3e} "
                          f"{r.estimated_error:10.3e} {true} {r.wall_time:7.1f}  {'ok' if r.accepted else 'discarded'}")
+        if any(r.parameters for r in reports):
+            lines += ["", f"{'stage':>5} {'parameter':>10} {'value':>22} {'correction':>11} {'scale':>10} "
+                          f"{'sqrt(L_s)':>10} {'networks':>8}"]
+            for r in reports:
+                for name, v in r.parameters.items():
+                    estimated = v["estimated_error"]
+                    lines.append(f"{r.stage:>5} {name:>10} {v['value']:22.16g} {v['correction']:11.3e} {v['scale']:10.3e} "
+                                 f"{(f'{estimated:10.3e}' if estimated is not None else f'{chr(45):>10}')} {r.num_networks:>8}")
         return lines
 
 

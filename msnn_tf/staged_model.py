@@ -49,6 +49,8 @@ class StagedModel(keras.Model):
         output_scale: Multiplies the stage sum (per output); must be non-zero.
         stages: Stage networks to start with (each maps ``d`` scaled inputs to ``output_dim``).
         epsilons: Their prefactors ``eps_j`` (eq. 2.3), positive.
+        stage_parameters: Per stage, ``None`` or the values of the equation's unknown parameters
+            after that stage (a combined forward-inverse problem, section 4: ``lambda``).
         **kwargs: Forwarded to :class:`keras.Model`; ``dtype`` is ``"float64"`` (default) or
             ``"float32"`` and must match the stage networks'.
 
@@ -70,6 +72,7 @@ class StagedModel(keras.Model):
         output_scale=1.0,
         stages=None,
         epsilons=None,
+        stage_parameters=None,
         **kwargs,
     ):
         kwargs["dtype"] = check_float_dtype("dtype", kwargs.get("dtype") or "float64")
@@ -89,12 +92,16 @@ class StagedModel(keras.Model):
             raise ValueError(f"`output_scale` must be non-zero, got {output_scale!r}")
         self.stage_networks = []
         self._epsilons = []
+        self._stage_parameters = []
         stages = list(stages or [])
         epsilons = list(epsilons or [])
+        stage_parameters = list(stage_parameters or [None] * len(stages))
         if len(stages) != len(epsilons):
             raise ValueError(f"`stages` and `epsilons` must have the same length, got {len(stages)} and {len(epsilons)}")
-        for network, epsilon in zip(stages, epsilons):
-            self.add_stage(network, epsilon)
+        if len(stage_parameters) != len(stages):
+            raise ValueError(f"`stage_parameters` must have one entry per stage ({len(stages)}), got {len(stage_parameters)}")
+        for network, epsilon, parameters in zip(stages, epsilons, stage_parameters):
+            self.add_stage(network, epsilon, parameters)
         self.build((None, input_dim))
 
     # ------------------------------------------------------------------ structure
@@ -115,13 +122,41 @@ class StagedModel(keras.Model):
         """Prefactors ``eps_j`` of the stages, in order."""
         return tuple(self._epsilons)
 
-    def add_stage(self, network: keras.Model, epsilon: float) -> None:
+    @property
+    def stage_parameters(self) -> tuple:
+        """Per stage, ``None`` or the unknown parameters' values after it (``{name: float}``)."""
+        return tuple(None if p is None else dict(p) for p in self._stage_parameters)
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        """The unknown parameters' values after the newest stage that set them (``{}`` if none did)."""
+        for values in reversed(self._stage_parameters):
+            if values is not None:
+                return dict(values)
+        return {}
+
+    def add_stage(self, network: keras.Model, epsilon: float, parameters=None) -> None:
         """Appends ``network`` with prefactor ``epsilon`` and freezes every earlier stage.
 
+        Args:
+            network: The stage network.
+            epsilon: Its prefactor, positive and finite.
+            parameters: Optional ``{name: value}`` of the equation's unknown parameters after this
+                stage (removed with the stage by :meth:`pop_stage`).
+
         Raises:
-            ValueError: if ``epsilon`` is not positive and finite or the network's shapes do not fit.
+            ValueError: if ``epsilon`` is not positive and finite, the network's shapes do not fit or a
+                parameter value is not a finite number.
         """
         epsilon = _check_epsilon(epsilon)
+        if parameters is not None:
+            checked = {}
+            for name, value in dict(parameters).items():
+                number = float(value)
+                if not isinstance(name, str) or not math.isfinite(number):
+                    raise ValueError(f"`parameters` must map names to finite numbers, got {name!r}: {value!r}")
+                checked[name] = number
+            parameters = checked
         if not isinstance(network, keras.Model):
             raise ValueError(f"`network` must be a keras.Model, got {type(network).__name__}")
         probe = network(np.zeros((1, self.input_dim)))
@@ -133,12 +168,14 @@ class StagedModel(keras.Model):
             earlier.trainable = False
         self.stage_networks.append(network)
         self._epsilons.append(epsilon)
+        self._stage_parameters.append(parameters)
 
     def pop_stage(self) -> keras.Model:
         """Removes the newest stage (e.g. one whose training failed) and unfreezes none of the rest."""
         if not self.stage_networks:
             raise ValueError("`pop_stage` needs a model with at least one stage, got 0 stages")
         self._epsilons.pop()
+        self._stage_parameters.pop()
         network = self.stage_networks.pop()
         self.__dict__.get("_compiled_functions", {}).pop(id(network), None)
         return network
@@ -229,6 +266,7 @@ class StagedModel(keras.Model):
                 "output_scale": list(self.output_scale),
                 "stages": [keras.saving.serialize_keras_object(n) for n in self.stage_networks],
                 "epsilons": list(self._epsilons),
+                "stage_parameters": self.stage_parameters if any(p is not None for p in self._stage_parameters) else None,
             }
         )
         return config
@@ -243,10 +281,22 @@ class StagedModel(keras.Model):
     def export(self, filepath, format="tf_saved_model", verbose=False, input_signature=None, **kwargs):
         """Writes a TensorFlow SavedModel whose ``serve`` signature maps ``(N, d)`` to ``(N, m)`` (model dtype).
 
-        The directory loads with ``tf.saved_model.load`` alone; msnn_tf need not be importable.
+        The directory loads with ``tf.saved_model.load`` alone; msnn_tf need not be importable. A model
+        with unknown parameters (:attr:`parameters`, section 4) also gets a ``parameters`` signature
+        without inputs that returns them as float64 scalars: ``loaded.signatures["parameters"]()``
+        (or ``loaded.parameters()``) gives ``{"lam": <tf.Tensor 0.5>}``.
         """
         import tensorflow as tf
 
         if input_signature is None:
             input_signature = [tf.TensorSpec(shape=(None, self.input_dim), dtype=self.compute_dtype, name="x")]
-        return super().export(os.fspath(filepath), format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+        values = self.parameters
+        if not values or format != "tf_saved_model":
+            return super().export(os.fspath(filepath), format=format, verbose=verbose, input_signature=input_signature,
+                                  **kwargs)
+        archive = keras.export.ExportArchive()
+        archive.track(self)
+        archive.add_endpoint("serve", self.call, input_signature)
+        constants = {name: tf.constant(value, tf.float64) for name, value in values.items()}
+        archive.add_endpoint("parameters", tf.function(lambda: dict(constants), input_signature=[]))
+        archive.write_out(os.fspath(filepath), verbose=verbose)

@@ -33,7 +33,7 @@ def run(name, out):
 
 
 def test_every_figure_has_a_script():
-    expected = {"fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "fig08", "fig09", "fig10", "fig11",
+    expected = {"fig01", "fig02", "fig03", "fig04", "fig05", "fig06", "fig07", "fig08", "fig09", "fig10", "fig11", "fig14",
                 "fig13", "fig15", "fig16", "fig17", "reference"}
     assert expected <= {n.split("_")[0] for n in NAMES}
 

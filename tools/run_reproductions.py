@@ -97,6 +97,16 @@ SCRIPTS = {
         lambda m: f"{len(m['stages'])}-stage RMS {m['final_rms_error']:.1e} (max {m['final_max_error']:.1e}); "
                   f"one stage {m['single_stage_rms_error']:.1e} (RAR once per stage; Chebyshev-weighted losses, gamma eq. 3.32 "
                   f"with the eq. 3.19 magnitude; widths 20, 20, 50; t trained to 1.05)"),
+    "fig14_burgers_inverse": (
+        "stage 2: lambda and U errors ~1e-12, a low-frequency error from lambda dominates; a one-network third "
+        "stage does not improve; two networks (eq. 4.8) reach ~machine precision (acceptance: |lambda - 1/2| and "
+        "U RMS <= 1e-12 in < 30 min)",
+        lambda m: "per stage |lambda - 1/2| / sqrt(L_s) / U RMS: " + "; ".join(
+            f"{s['stage'] + 1}: {s['lambda_error']:.1e} / {s['sqrt_L_s']:.1e} / {s['true_rms']:.1e}" for s in m["stages"])
+                  + f" (networks {[s['networks'] for s in m['stages']]})"
+                  + ("" if m["one_network_last_stage"] is None else
+                     f"; one-network last stage {m['one_network_last_stage']['lambda_error']:.1e} / "
+                     f"{m['one_network_last_stage']['true_rms']:.1e}")),
     "fig17_burgers_exact": (
         "exact self-similar Burgers profiles: lambda = 1/2 smooth; lambda = 0.4: cusp in U''' and "
         "discontinuous U'''' at 0",

@@ -38,12 +38,15 @@ class StageOutcome:
         rejection: Why the stage must be dropped although it was solved (e.g. a least-squares stage
             whose best held-out error is no lower than without it), else ``None``.
         details: Solver results the report needs (e.g. the :class:`~msnn_tf.engine.TrainedStage`).
+        parameters: The unknown parameters' values after the stage (``{name: float}``, section 4),
+            stored with the stage in the model, or ``None``.
     """
 
     network: Any
     failure: str | None = None
     rejection: str | None = None
     details: Any = None
+    parameters: Any = None
 
 
 class StageObjective:
@@ -88,7 +91,7 @@ def _settle(objective: StageObjective, plan: StagePlan, outcome: StageOutcome):
     if outcome.failure is not None:
         message, after = f"non-finite loss, stage discarded, earlier stages kept ({outcome.failure})", before
     else:
-        objective.model.add_stage(outcome.network, plan.epsilon)
+        objective.model.add_stage(outcome.network, plan.epsilon, outcome.parameters)
         after = objective.measure(plan)
         message = outcome.rejection or objective.rejection(plan, before, after)
         if message is not None:

@@ -219,9 +219,10 @@ class PINNSettings(StageSettings):
     max_collocation: int = 20000
     grid_points: int | None = None
     open_margin: float = 0.0
+    parameter_network: str | tuple[str, ...] = "auto"
 
     PER_STAGE: ClassVar[frozenset] = StageSettings.PER_STAGE | {
-        "num_collocation", "epsilon", "gamma", "gamma_g", "kappa", "rar_points", "resample_every"}
+        "num_collocation", "epsilon", "gamma", "gamma_g", "kappa", "rar_points", "resample_every", "parameter_network"}
     FROM_STAGE_ONE: ClassVar[frozenset] = frozenset({"epsilon", "kappa"})
 
     def checks(self) -> dict:
@@ -234,4 +235,5 @@ class PINNSettings(StageSettings):
             pretrain_max_rounds=_positive_int, record_loss_parts=_boolean, plateau_window=_optional(_positive_int),
             bias_initializer=_optional(_choice("glorot")), first_stage_epsilon=_positive, max_collocation=_positive_int,
             grid_points=_optional(_positive_int),
+            parameter_network=_per_stage(lambda v: False, "", str, ("auto", "always", "never")),
             open_margin=_scalar(lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]", float))

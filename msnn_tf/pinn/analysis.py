@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from msnn_tf import spectral
 from msnn_tf.derivatives import Partials, partial_derivatives
+from msnn_tf.transforms import dense_layers
 
 __all__ = ["Analysis", "ResidualAnalyzer", "derivative_requests", "uniform_grid"]
 
@@ -36,6 +37,8 @@ class Analysis:
         estimate: The error estimate (eq. 3.19 over every term, or its per-frequency version if larger).
         gamma_g: ``||r||^2 / ||grad r||^2`` (eq. 3.40).
         error_values: The residual with each Fourier component divided by its eq. (3.19) factor.
+        sensitivities: Per unknown parameter (section 4), ``(RMS of dr/dlambda, its dominant frequency,
+            the error a unit change of lambda drives: eq. 3.19 applied to dr/dlambda)``.
     """
 
     residual_rms: float
@@ -44,6 +47,7 @@ class Analysis:
     estimate: float
     gamma_g: float
     error_values: np.ndarray
+    sensitivities: dict = dataclasses.field(default_factory=dict)
 
 
 class ResidualAnalyzer:
@@ -70,6 +74,11 @@ class ResidualAnalyzer:
                     keys.add(tuple(o + (1 if a == axis else 0) for a, o in enumerate(index)))
         return sorted(keys)
 
+    def parameters(self) -> dict[str, float]:
+        """The unknown parameters' values of the current model (the problem's initial values before
+        a stage set them)."""
+        return {**self.problem.parameters, **self.model.parameters}
+
     def stage_function(self, network):
         scaling = self.model.input_scaling
         return lambda x: network(scaling(x))
@@ -81,7 +90,7 @@ class ResidualAnalyzer:
         for network, epsilon in zip(self.model.stage_networks[:count], self.model.epsilons[:count]):
             # In blocks of rows: nested tapes keep every intermediate, (rows x width) numbers each, which
             # for a least-squares stage (1000 units) on a 161^2 grid would take tens of GB.
-            rows = max(256, 2_000_000 // max(layer.units for layer in network.layers if hasattr(layer, "units")))
+            rows = max(256, 2_000_000 // max(layer.units for layer in dense_layers(network)))
             blocks = [partial_derivatives(self.stage_function(network), x[lo:lo + rows], derivative_requests(keys))
                       for lo in range(0, int(x.shape[0]), rows)]
             partials = Partials({k: tf.concat([b.values[k] for b in blocks], axis=0) for k in keys},
@@ -102,11 +111,12 @@ class ResidualAnalyzer:
         partials = self.model_partials(x, keys, num_stages)
         problem = self.problem
         term_keys = self.residual_keys()
+        parameters = self.parameters()
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(x)
             for key in keys:
                 tape.watch(partials.values[key])
-            residual = problem.residual_values(x, partials)
+            residual = problem.residual_values(x, partials, parameters)
         r = residual.numpy()
         value = r[:, 0] if r.shape[1] == 1 else np.sqrt(np.sum(r**2, axis=1))
         eps_r = spectral.rms(r)
@@ -134,7 +144,28 @@ class ResidualAnalyzer:
         del tape
         gradient_rms = spectral.rms(np.sqrt(np.sum(gradient**2, axis=1)))
         gamma_g = (eps_r / gradient_rms) ** 2 if gradient_rms > 0 else 1.0
-        return Analysis(float(eps_r), frequencies, tuple(betas), float(estimate), float(gamma_g), error_values)
+        sensitivities = {}
+        for name in parameters:
+            # dr/dlambda per point by forward-mode differentiation (lambda is one scalar for all points).
+            primal = tf.constant(parameters[name], tf.float64)
+            with tf.autodiff.ForwardAccumulator(primal, tf.constant(1.0, tf.float64)) as accumulator:
+                value_p = problem.residual_values(x, partials, {**parameters, name: primal})
+            sensitivity = accumulator.jvp(value_p, unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy()
+            sensitivities[name] = self._parameter_error(sensitivity, term_keys, betas, span)
+        return Analysis(float(eps_r), frequencies, tuple(betas), float(estimate), float(gamma_g), error_values,
+                        sensitivities)
+
+    def _parameter_error(self, sensitivity, term_keys, betas, span):
+        """``(RMS, f, RMS / sum_m RMS(beta_m) prod_i (2 pi f_i)^m_i)`` of ``dr/dlambda`` (eq. 3.19 for
+        the source ``r_lambda`` of eq. 4.7)."""
+        rms = spectral.rms(sensitivity)
+        if rms == 0:
+            return (0.0, 0.0, 0.0)
+        value = sensitivity[:, 0] if sensitivity.shape[1] == 1 else np.sqrt(np.sum(sensitivity**2, axis=1))
+        frequencies = np.maximum(spectral.dominant_frequencies(self.grid, value), 1.0 / span)
+        denominator = sum(beta * float(np.prod((2.0 * math.pi * frequencies) ** np.asarray(key)))
+                          for key, beta in zip(term_keys, betas))
+        return (float(rms), float(np.max(frequencies)), float(rms / denominator) if denominator > 0 else float(rms))
 
     def filtered_error(self, values, term_keys, betas) -> np.ndarray:
         """The residual on the uniform grid with each Fourier component divided by its eq. (3.19) factor."""

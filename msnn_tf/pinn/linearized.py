@@ -19,8 +19,10 @@ from msnn_tf import spectral
 from msnn_tf.derivatives import Partials
 from msnn_tf.engine import LeastSquaresCandidate
 from msnn_tf.least_squares import feature_network
+from msnn_tf.pinn.constraints import residual_derivative
+from msnn_tf.transforms import SymmetricNetwork
 
-__all__ = ["LinearizedStage"]
+__all__ = ["LinearizedStage", "ParameterLinearizedStage"]
 
 
 class LinearizedStage:
@@ -92,3 +94,143 @@ class LinearizedStage:
         message = (f"{heading}: equation residual RMS {spectral.rms(after):.3e}"
                    + ("" if fit.all() else f" (held-out {score:.3e})"))
         return LeastSquaresCandidate(network, score, False, message)
+
+
+class ParameterLinearizedStage:
+    """A least-squares stage of a 1-D problem with unknown parameters, constraints or symmetry (issue 16,
+    item 7): one Gauss-Newton step of the whole stage loss of eq. (4.2).
+
+    The residual is linearised in the new network and the parameters,
+    ``r(u + eps v, lambda + eps delta) ~ r + eps sum_m beta_m d^m v + eps delta dr/dlambda``, and so is
+    every constraint, ``D^n r(u + eps v, lambda + eps delta) ~ D^n r + eps J_n[v] + eps delta
+    d(D^n r)/dlambda`` (``J_n`` the derivative of :func:`~msnn_tf.pinn.constraints.residual_derivative`
+    along ``v``'s Taylor jets, by forward-mode differentiation). ``v`` is a one-layer ``sin`` network
+    inside the problem's symmetry, whose features and their derivatives are analytic: for
+    ``s_j(h) = sin(a_j h + b_j)``, ``s_j^(m) = a_j^m sin(a_j h + b_j + m pi / 2)``; the odd form
+    ``h [s(h) + s(-h)]`` has ``m``-th derivative ``h e^(m) + m e^(m-1)`` with ``e = s(h) + s(-h)``.
+    The columns are the features' coefficients (output kernel and bias) and ``delta`` per parameter;
+    the rows the collocation points (weight ``gamma``), the conditions (``1 - gamma``) and the
+    constraint points (``gamma_s``), as means, so the solve minimises the linearised eq. (4.2).
+
+    Args:
+        objective: The :class:`~msnn_tf.pinn.objective.PINNObjective` (problem, model, analyzer).
+        plan: The stage's plan (epsilon, gamma, f_d, width, seed).
+        work: The stage's state (points, frozen values, constraints with their weights, parameters).
+    """
+
+    def __init__(self, objective, plan, work):
+        problem, model = objective.problem, objective.model
+        if problem.domain.dim != 1 or problem.output_dim != 1:
+            raise ValueError("a least-squares stage with parameters, constraints or symmetry needs a 1-D problem with "
+                             f"one output, got d={problem.domain.dim}, m={problem.output_dim}")
+        self.problem, self.plan, self.work = problem, plan, work
+        self.parameters = dict(objective.current_parameters())
+        self.names = list(problem.parameters)
+        self.x_c = work.collocation.numpy()
+        self.w_c = work.collocation_weights.numpy()[:, 0]
+        x_d, y_d = work.conditions
+        self.w_d = work.condition_weights.numpy()[:, 0]
+        self.mismatch = work.frozen_data.numpy()[:, 0] - np.asarray(y_d)[:, 0]
+        self.term_keys = objective.analyzer.residual_keys()
+        lower, upper = float(model.lower[0]), float(model.upper[0])
+        self.slope = 2.0 / (upper - lower)
+        self.scale = lambda x: self.slope * (np.asarray(x)[:, 0] - lower) - 1.0
+        self.h_c, self.h_d = self.scale(self.x_c), self.scale(x_d)
+        params = {k: tf.constant(v, tf.float64) for k, v in self.parameters.items()}
+        values = {k: tf.convert_to_tensor(work.frozen_values[k]) for k in self.term_keys}
+        x_c = tf.constant(self.x_c)
+        with tf.GradientTape(persistent=True) as tape:
+            for key in self.term_keys:
+                tape.watch(values[key])
+            residual = problem.residual_values(x_c, Partials(values, 1, problem.domain.axis_names), params)
+        self.betas = {k: tape.gradient(residual, values[k], unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy()[:, 0]
+                      for k in self.term_keys}
+        del tape
+        self.r_prev = residual.numpy()[:, 0]
+        self.r_lambda = np.stack([self._parameter_derivative(
+            lambda p: problem.residual_values(x_c, Partials(values, 1, problem.domain.axis_names), p), name)
+            for name in self.names], axis=1) if self.names else np.zeros((len(self.x_c), 0))
+        self.constraints = []
+        for i, state in enumerate(work.constraints):
+            weight = problem.constraints[i].weight
+            gamma_s = plan.extras["gamma"] * state.relative_weight if weight == "auto" else float(weight)
+            jets = {k: tf.convert_to_tensor(v) for k, v in state.frozen.items()}
+            value = residual_derivative(problem, state.points, jets, state.order, params).numpy()[:, 0]
+            columns = np.stack([self._parameter_derivative(
+                lambda p, s=state, j=jets: residual_derivative(problem, s.points, j, s.order, p), name)
+                for name in self.names], axis=1) if self.names else np.zeros((len(value), 0))
+            self.constraints.append((state, jets, gamma_s, value, columns))
+        self.frequency = float(np.max(np.asarray(plan.dominant_frequency)) / self.slope)
+
+    def _parameter_derivative(self, function, name) -> np.ndarray:
+        """``d function(p) / d p[name]`` at the current parameters, per row (forward mode)."""
+        primal = tf.constant(self.parameters[name], tf.float64)
+        with tf.autodiff.ForwardAccumulator(primal, tf.constant(1.0, tf.float64)) as accumulator:
+            value = function({**{k: tf.constant(v, tf.float64) for k, v in self.parameters.items()}, name: primal})
+        return accumulator.jvp(value, unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy()[:, 0]
+
+    def _features(self, h, a, b, order) -> np.ndarray:
+        """``d^order / dx^order`` of every column (``W`` sin features, then the output bias), ``(N, W + 1)``."""
+        def plain(m, sign):
+            # m-th derivative in h of s(sign h), s(z) = sin(a z + b); the bias column is 1.
+            z = a[None, :] * (sign * h[:, None]) + b[None, :]
+            values = (sign * a[None, :]) ** m * np.sin(z + m * math.pi / 2.0)
+            constant = np.full((len(h), 1), 1.0 if m == 0 else 0.0)
+            return np.concatenate([values, constant], axis=1)
+
+        symmetry = self.problem.symmetry
+        if symmetry is None:
+            columns = plain(order, 1.0)
+        else:
+            even = lambda m: plain(m, 1.0) + plain(m, -1.0)
+            columns = even(order) if symmetry == "even" else (
+                h[:, None] * even(order) + (order * even(order - 1) if order > 0 else 0.0))
+        return columns * self.slope**order
+
+    def solve(self, factor: float, fit: np.ndarray) -> LeastSquaresCandidate:
+        """Solves the candidate of ``kappa_hat = factor pi f_d`` on the collocation points in ``fit`` (and
+        every condition and constraint point); its score is the linearised residual on the others."""
+        plan, problem, width = self.plan, self.problem, self.plan.width
+        epsilon, gamma = plan.epsilon, plan.extras["gamma"]
+        network = feature_network(1, width, self.frequency, factor, plan.seed, f"stage_{plan.stage}")
+        layer = network.layers[0]
+        a, b = layer.kappa * layer.kernel.numpy()[0], layer.bias.numpy()
+        a_c = sum(self.betas[key][:, None] * self._features(self.h_c, a, b, key[0]) for key in self.term_keys)
+        a_c = np.concatenate([a_c, self.r_lambda], axis=1)
+        a_d = np.concatenate([self._features(self.h_d, a, b, 0), np.zeros((len(self.h_d), len(self.names)))], axis=1)
+        row_c = np.sqrt(gamma * self.w_c / fit.sum())
+        row_d = np.sqrt((1.0 - gamma) * self.w_d / len(self.h_d))
+        blocks = [row_c[fit, None] * a_c[fit], row_d[:, None] * a_d]
+        rhs = [-row_c[fit] * self.r_prev[fit], -row_d * self.mismatch]
+        for state, jets, gamma_s, value, columns in self.constraints:
+            h_s = self.scale(state.points.numpy())
+            count, size = len(h_s), width + 1
+            tangents = {k: tf.constant(self._features(h_s, a, b, k[0]).T.reshape(-1, 1)) for k in jets}
+            primals = {k: tf.tile(v, [size, 1]) for k, v in jets.items()}
+            points = tf.tile(tf.convert_to_tensor(state.points), [size, 1])
+            keys = sorted(jets)
+            params = {k: tf.constant(v, tf.float64) for k, v in self.parameters.items()}
+            with tf.autodiff.ForwardAccumulator([primals[k] for k in keys], [tangents[k] for k in keys]) as accumulator:
+                derived = residual_derivative(problem, points, primals, state.order, params)
+            along = accumulator.jvp(derived, unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy()[:, 0]
+            row_s = math.sqrt(gamma_s / count)
+            blocks.append(row_s * np.concatenate([along.reshape(size, count).T, columns], axis=1))
+            rhs.append(-row_s * value)
+        matrix = epsilon * np.concatenate(blocks)
+        rhs = np.concatenate(rhs)
+        heading = f"least squares, {width} sin features, kappa_hat {layer.kappa_hat:.2f}"
+        if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
+            return LeastSquaresCandidate(network, math.nan, True, f"{heading}: non-finite rows")
+        solution = scipy.linalg.lstsq(matrix, rhs, lapack_driver="gelsy")[0]
+        coefficients, deltas = solution[:width + 1], solution[width + 1:]
+        after = self.r_prev + epsilon * (a_c @ solution)
+        score = spectral.rms(row_c[~fit] * after[~fit]) if not fit.all() else spectral.rms(row_c * after)
+        network.layers[-1].kernel.assign(coefficients[:width, None])
+        network.layers[-1].bias.assign(coefficients[width:])
+        if problem.symmetry is not None:
+            network = SymmetricNetwork(network, problem.symmetry, name=f"stage_{plan.stage}_{problem.symmetry}")
+        parameters = {name: self.parameters[name] + epsilon * float(d) for name, d in zip(self.names, deltas)}
+        message = (f"{heading}: linearised residual RMS {spectral.rms(after):.3e}"
+                   + ("" if fit.all() else f" (held-out {score:.3e})")
+                   + "".join(f", {k} {v:.16g}" for k, v in parameters.items()))
+        return LeastSquaresCandidate(network, score, False, message, result=parameters)

@@ -5,6 +5,13 @@ sets ``eps_k`` (eq. 3.19, or the conditions' mismatch when larger), ``gamma`` (e
 3), ``gamma_g`` (eq. 3.40) and the first layer from the residual's spectrum, draws collocation points
 (eq. 2.10, RAR, resampling), and trains ``u_k = u_{k-1} + eps_k v`` (eqs. 3.41-3.42) with every earlier
 stage frozen, or solves it by least squares with the residual linearised (:mod:`msnn_tf.pinn.linearized`).
+
+A combined forward-inverse problem (section 4) adds, at every stage, the unknown parameters
+``lambda = lambda_prev + eps_lambda delta`` to the trained vector (``eps_lambda = 1`` at stage 0,
+``sqrt(L_s)`` of the current model after it, the paper's estimate of the parameter error, or
+``eps_k`` without constraints), the constraint losses ``gamma_s L_s`` at their own points (eq. 4.2),
+the problem's symmetry around every stage network, and a second, low-frequency network
+``eps_lambda U_lambda`` when the parameter's error budget exceeds the residual's (eq. 4.8).
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ from msnn_tf.engine import (StageObjective, StageOutcome, StagePlan, first_layer
                             train_adam_lbfgs)
 from msnn_tf.networks import build_stage_network
 from msnn_tf.pinn.analysis import Analysis, ResidualAnalyzer, uniform_grid
-from msnn_tf.pinn.linearized import LinearizedStage
-from msnn_tf.pinn.stage_loss import stage_loss
+from msnn_tf.pinn.constraints import residual_derivative, taylor_indices
+from msnn_tf.pinn.linearized import LinearizedStage, ParameterLinearizedStage
+from msnn_tf.pinn.stage_loss import ConstraintPoints, StageParameters, stage_loss
 from msnn_tf.pinn.weights import pretrain_equation_weight
 from msnn_tf.reporting import PINNStageReport
 from msnn_tf.staged_model import StagedModel
+from msnn_tf.transforms import NetworkSum, SymmetricNetwork, core_networks
 from msnn_tf.validation import positive_int
 from msnn_tf.weighting import boundary_weights
 
@@ -47,6 +56,8 @@ class _StageState:
     resample: Callable
     resample_every: int
     make_loss: Callable  # (gamma, network) -> (value_and_gradients, flat, parts)
+    parameters: StageParameters | None = None
+    constraints: list = dataclasses.field(default_factory=list)
 
 
 class PINNObjective(StageObjective):
@@ -74,14 +85,19 @@ class PINNObjective(StageObjective):
         return (f"MultiStagePINN: {num_stages} stage(s), d={self.problem.domain.dim}, "
                 f"{'gPINN' if self.settings.gradient_enhanced else 'PINN'}")
 
+    def current_parameters(self) -> dict[str, float]:
+        """The unknown parameters' values of the current model (initial values before any stage)."""
+        return self.analyzer.parameters()
+
     def analysis(self) -> Analysis:
         """The residual analysis of the current model (kept until the model's stages change)."""
         key = tuple(zip(self.model.stage_networks, self.model.epsilons))
         cached_key, cached = self._analysis
-        if cached_key is None or len(cached_key) != len(key) or any(
-                a[0] is not b[0] or a[1] != b[1] for a, b in zip(cached_key, key)):
+        parameters = self.model.stage_parameters
+        if cached_key is None or len(cached_key[0]) != len(key) or cached_key[1] != parameters or any(
+                a[0] is not b[0] or a[1] != b[1] for a, b in zip(cached_key[0], key)):
             cached = self.analyzer.analyse()
-            self._analysis = (key, cached)
+            self._analysis = ((key, parameters), cached)
         return cached
 
     # ------------------------------------------------------------------ points
@@ -113,7 +129,11 @@ class PINNObjective(StageObjective):
         """The equation residual of the current model at ``x`` (checked float64 ``(N, d)``), ``(N, k)``."""
         x = tf.constant(x)
         partials = self.analyzer.model_partials(x, self.analyzer.residual_keys(), num_stages)
-        return self.problem.residual_values(x, partials).numpy()
+        parameters = self.current_parameters()
+        if num_stages is not None and self.problem.parameters:
+            parameters = {**self.problem.parameters,
+                          **{k: v for p in self.model.stage_parameters[:num_stages] if p for k, v in p.items()}}
+        return self.problem.residual_values(x, partials, parameters).numpy()
 
     def refinement_points(self, count: int, candidates: int | None = None, seed: int | None = None) -> np.ndarray:
         """RAR (section 3.3.2): the ``count`` points, among ``candidates`` random points of the training
@@ -162,23 +182,94 @@ class PINNObjective(StageObjective):
                                                width)
         return "sin", kappa, frequencies
 
-    def _network_factory(self, stage, width, depth, activation, kappa, frequencies, output_scale):
+    def _network_factory(self, stage, width, depth, activation, kappa, frequencies, output_scale, parameter_coefficient=None):
+        """A function building the stage network: the network fitted to the residual, plus (eq. 4.8) a
+        low-frequency ``tanh`` network with ``parameter_coefficient`` (its prefactor over ``eps_k``) when given,
+        inside the problem's symmetry."""
         s = self.settings
+        # A tanh network with zero biases is odd, so y [NN(y) + NN(-y)] would start at exactly 0 (and
+        # NN(y) + NN(-y) too): inside a symmetry, biases start from their Glorot normal instead.
+        tanh_bias = "zeros" if self.problem.symmetry is None else "glorot"
 
         def new_network():
             built = build_stage_network(
                 self.problem.domain.dim, width=width, depth=depth, kappa=kappa, first_activation=activation,
-                bias_initializer=s.bias_initializer or ("zeros" if activation == "tanh" else s.sin_bias_initializer),
+                bias_initializer=s.bias_initializer or (tanh_bias if activation == "tanh" else s.sin_bias_initializer),
                 seed=s.stage_seed(stage), name=f"stage_{stage}", first_layer_frequencies=frequencies,
                 output_dim=self.problem.output_dim)
             if output_scale != 1.0:
                 built.layers[-1].kernel.assign(built.layers[-1].kernel * output_scale)
                 built.layers[-1].bias.assign(built.layers[-1].bias * output_scale)
+            if parameter_coefficient is not None:
+                low = build_stage_network(
+                    self.problem.domain.dim, width=width, depth=depth, kappa=s.first_stage_kappa, first_activation="tanh",
+                    bias_initializer=s.bias_initializer or tanh_bias, seed=s.stage_seed(stage) + 500,
+                    name=f"stage_{stage}_parameter", output_dim=self.problem.output_dim)
+                built = NetworkSum([built, low], [1.0, parameter_coefficient], name=f"stage_{stage}_sum")
+            if self.problem.symmetry is not None:
+                built = SymmetricNetwork(built, self.problem.symmetry, name=f"stage_{stage}_{self.problem.symmetry}")
             return built
 
         return new_network
 
-    def _stage_state(self, stage, analysis, epsilon, gamma_g, loss_scales, network) -> _StageState:
+    def _constraint_points(self, stage, analysis) -> tuple:
+        """The constraints' points at a stage, the frozen stages' derivatives there and ``gamma_s / gamma``
+        (``"auto"``: ``||r||^2 / ||D^key r||^2`` of the current model, 1 when both vanish)."""
+        problem, s = self.problem, self.settings
+        parameters = self.current_parameters()
+        states = []
+        for i, constraint in enumerate(problem.constraints):
+            order = constraint.order(problem.domain)
+            points = tf.constant(constraint.points(seed=s.stage_seed(stage) + 17 + i))
+            indices = taylor_indices(self.analyzer.residual_keys(), order)
+            frozen = {k: tf.constant(v) for k, v in self.analyzer.model_partials(points, indices).values.items()}
+            # gamma_s / gamma: set by _weigh_constraints for "auto"; NaN marks a hand-set gamma_s.
+            states.append(ConstraintPoints(order, points, frozen, 1.0 if constraint.weight == "auto" else math.nan))
+        return tuple(states)
+
+    def _weigh_constraints(self, work, analysis: Analysis, stage: int, gamma: float, constraint_rms: float) -> None:
+        """``gamma_s / gamma`` of each ``"auto"`` constraint (eq. 4.2; the paper gives no formula).
+
+        Stage ``k >= 1``: ``||r||^2 / L_s`` of the model so far (``eps_r^2`` on the analysis grid over the
+        summed constraint loss at the stage's points): the constraint starts as large as the equation
+        term and both fall together (the rule of eq. 3.40 for the gPINN term, ``||r||^2 / ||grad r||^2``,
+        applied to the constraint). Stage 0, from a random network far from any solution, has no model
+        to measure: ``prod_i (2 pi f_i)^(-2 n_i)`` for a constraint of order ``n`` at one period over the
+        domain (the same rule with ``||D^n r|| ~ (2 pi f)^n ||r||``).
+
+        Measured on eq. (4.1) from lambda = 0.45 (stage 0): weights near ``gamma`` drive lambda to 1/4
+        or below, where ``d^3 r / dy^3`` is also small; 1e-3..3e-2 ``gamma`` lead it to 1/2 (this rule:
+        0.066 ``gamma``). From the same stage 0 (lambda 3.2e-7 off), a second stage with the spectral
+        rule (6e-8 ``gamma``) let lambda drift to 6.8e-7 off; with ``gamma_s = 1 - gamma`` (the
+        constraint as a condition) the trained networks met the constraint at its points and the
+        residual did not fall; with this rule the residual fell 6x, and least-squares stages took
+        lambda to 4.6e-13 and 1.9e-13 off (the condition-like weight: 4.8e-13, then no gain).
+        """
+        for i, constraint in enumerate(self.problem.constraints):
+            if constraint.weight != "auto":
+                continue
+            if stage > 0:
+                ratio = (analysis.residual_rms / constraint_rms) ** 2
+            else:
+                order = constraint.order(self.problem.domain)
+                ratio = float(np.prod([(2.0 * math.pi * f) ** (-2.0 * n) for f, n in zip(analysis.frequencies, order)]))
+            work.constraints[i] = dataclasses.replace(work.constraints[i], relative_weight=ratio)
+
+    def constraint_loss(self, states=None) -> float:
+        """``L_s`` of the current model: the constraints' mean squares summed (eq. 4.4), at the points of
+        ``states`` (re-evaluated for the current model) or at a fresh draw for the next stage."""
+        if not self.problem.constraints:
+            return math.nan
+        if states is None:
+            states = self._constraint_points(self.next_stage, self.analysis())
+        parameters, total = self.current_parameters(), 0.0
+        for c in states:
+            frozen = {k: tf.constant(v) for k, v in self.analyzer.model_partials(c.points, list(c.frozen)).values.items()}
+            total += float(tf.reduce_mean(tf.square(residual_derivative(self.problem, c.points, frozen, c.order, parameters))))
+        return total
+
+    def _stage_state(self, stage, analysis, epsilon, gamma_g, loss_scales, network, parameter_scale=None,
+                     constraints=()) -> _StageState:
         """Collocation and condition points, their weights, the frozen stages' values there (in
         variables that resampling reassigns) and the loss factory of a stage."""
         s, problem, d = self.settings, self.problem, self.problem.domain.dim
@@ -205,16 +296,28 @@ class PINNObjective(StageObjective):
                 frozen_values[key].assign(value)
 
         data_scale, eps_r = loss_scales
+        constraint_states = list(constraints)  # the plan sets the "auto" weights in place
+        parameters = None
+        if parameter_scale is not None:
+            parameters = StageParameters(dict(self.current_parameters()), dict(parameter_scale),
+                                         {name: tf.Variable(tf.constant(0.0, tf.float64), name=f"delta_{name}")
+                                          for name in parameter_scale})
 
         def make_loss(gamma, stage_network, gamma_g=gamma_g):
             # Loss normalisation: both terms are O(1) at the stage start (eq. 3.32 balance).
             loss_scale = (1.0 - gamma) * data_scale**2 + gamma * eps_r**2
             points = (x_c, w_c, tf.constant(x_d_np), tf.constant(y_d_np), w_d)
+            if parameters is not None:
+                for variable in parameters.variables.values():
+                    variable.assign(0.0)
+            weighted = tuple(c if math.isfinite(c.relative_weight) else
+                             dataclasses.replace(c, relative_weight=float(problem.constraints[i].weight) / gamma)
+                             for i, c in enumerate(constraint_states))
             return stage_loss(self.analyzer, stage_network, points, frozen_values, frozen_data, keys, epsilon, gamma,
-                              gamma_g, loss_scale if loss_scale > 0 else 1.0)
+                              gamma_g, loss_scale if loss_scale > 0 else 1.0, parameters, weighted)
 
         return _StageState(network, x_c, w_c, (x_d_np, y_d_np), w_d, frozen_values, frozen_data, keys, resample,
-                           int(s.value("resample_every", stage)), make_loss)
+                           int(s.value("resample_every", stage)), make_loss, parameters, constraint_states)
 
     def plan_stage(self, stage: int) -> StagePlan:
         s = self.settings
@@ -226,33 +329,48 @@ class PINNObjective(StageObjective):
         activation, kappa, frequencies = self._first_layer(stage, analysis, width)
         hand_gamma, hand_gamma_g = s.value("gamma", stage), s.value("gamma_g", stage)
         gamma = (gamma_scale**2 / (gamma_scale**2 + eps_r**2)) if hand_gamma in ("auto", "pretrain") else float(hand_gamma)
+        if hand_gamma in ("auto", "pretrain") and eps_r == 0:
+            gamma = 0.5  # a zero model that solves the equation (e.g. U = 0 of eq. 4.1): only the conditions speak
         gamma_g = 0.0 if not s.gradient_enhanced else (analysis.gamma_g if hand_gamma_g == "auto" else float(hand_gamma_g))
         least_squares = stage > 0 and s.stage_solver == "least_squares"
-        new_network = self._network_factory(stage, width, depth, activation, kappa, frequencies, output_scale)
+        constraints = self._constraint_points(stage, analysis)
+        constraint_rms = math.sqrt(self.constraint_loss(constraints)) if constraints and stage > 0 else math.nan
+        parameter_scale, parameter_network, notes = self._parameter_plan(stage, analysis, epsilon, constraint_rms)
+        if least_squares:
+            parameter_network = None  # the solve corrects the parameters directly (a column each)
+        new_network = self._network_factory(stage, width, depth, activation, kappa, frequencies, output_scale,
+                                            parameter_network)
         network = kappa_hat = None
         if not least_squares:
             network = new_network()
-            kappa_hat = kappa_hat_of(network, frequencies)
+            kappa_hat = kappa_hat_of(core_networks(network)[0], frequencies)
         # The solve fits the equation and conditions exactly in the output layer: no gPINN term.
-        work = self._stage_state(stage, analysis, epsilon, 0.0 if least_squares else gamma_g, (data_scale, eps_r), network)
+        work = self._stage_state(stage, analysis, epsilon, 0.0 if least_squares else gamma_g, (data_scale, eps_r), network,
+                                 parameter_scale, constraints)
         self.work = work
-        notes, gamma_rounds = [], ()
+        gamma_rounds = ()
+        self._weigh_constraints(work, analysis, stage, gamma, constraint_rms)
         if hand_gamma == "pretrain":
             def build(trial_gamma):
                 value_and_gradients, flat, parts = work.make_loss(trial_gamma, new_network())
-                return value_and_gradients, parts, flat.pack()
+                return value_and_gradients, (lambda p: parts(p)[:2]), flat.pack()
 
             search = pretrain_equation_weight(
                 build, initial_gamma=s.pretrain_initial_gamma, pretrain_steps=s.pretrain_steps,
                 learning_rate=learning_rate, jit_compile=s.jit_compile, max_rounds=s.pretrain_max_rounds,
                 callback=lambda i, g, r: notes.append(f"stage {stage}: Algorithm 3 round {i}: gamma {g:.3e}, R_c {r:.3e}"))
             gamma, gamma_rounds = search.gamma, search.rounds
+            self._weigh_constraints(work, analysis, stage, gamma, constraint_rms)
         num_collocation = int(work.collocation.shape[0])
         summary = (f"stage {stage}: epsilon {epsilon:.3e}, residual RMS {eps_r:.3e}, f_d "
                    f"{np.array2string(analysis.frequencies, precision=2)}, gamma {gamma:.2e}, gamma_g {gamma_g:.2e}, "
                    + ("least squares" if least_squares else f"kappa_hat {kappa_hat:.2f} ({activation})")
                    + f", {num_collocation} collocation points"
-                   + (f", resampled every {work.resample_every} Adam steps" if work.resample_every else ""))
+                   + (f", resampled every {work.resample_every} Adam steps" if work.resample_every else "")
+                   + "".join(f", {name} {work.parameters.base[name]:.15g} (scale {scale:.2e})"
+                             for name, scale in (parameter_scale or {}).items())
+                   + (f", sqrt(L_s) {constraint_rms:.3e}" if math.isfinite(constraint_rms) else "")
+                   + (f", + parameter network (prefactor / eps {parameter_network:.2e})" if parameter_network else ""))
         return StagePlan(
             stage=stage, solver="least_squares" if least_squares else "adam_lbfgs", epsilon=float(epsilon),
             dominant_frequency=tuple(float(f) for f in analysis.frequencies), kappa=None if least_squares else float(kappa),
@@ -263,7 +381,38 @@ class PINNObjective(StageObjective):
             seed=s.stage_seed(stage), num_points=num_collocation, summary=summary, notes=tuple(notes),
             extras=dict(gamma=float(gamma), gamma_g=0.0 if least_squares else float(gamma_g), gamma_rounds=gamma_rounds,
                         residual_rms=float(eps_r), estimate=float(analysis.estimate), beta_rms=analysis.beta_rms,
-                        condition_rms=float(condition_rms)))
+                        condition_rms=float(condition_rms), parameter_scale=dict(parameter_scale or {}),
+                        parameter_network=parameter_network, constraint_rms=float(constraint_rms),
+                        constraint_weights=tuple(float(gamma * c.relative_weight) if math.isfinite(c.relative_weight)
+                                                 else float(self.problem.constraints[i].weight)
+                                                 for i, c in enumerate(work.constraints))))
+
+    def _parameter_plan(self, stage, analysis: Analysis, epsilon, constraint_rms):
+        """``(scale per parameter or None, prefactor / eps_k of a parameter network or None, notes)``.
+
+        ``eps_lambda`` (eq. 4.6) is 1 at stage 0 (the parameter trains from its initial value),
+        ``sqrt(L_s)`` of the current model later (the paper's estimate of the parameter's error,
+        Fig. 14b), or ``eps_k`` for a problem without constraints. A second network ``eps_lambda
+        U_lambda`` (eq. 4.8) joins when ``parameter_network`` says so; ``"auto"``: when the error that
+        an error ``eps_lambda`` of the parameter drives (eq. 3.19 applied to ``dr/dlambda``, the source
+        ``r_lambda`` of eq. 4.7) exceeds the residual's estimate.
+        """
+        names = list(self.problem.parameters)
+        if not names:
+            return None, None, []
+        if stage == 0:
+            return {name: 1.0 for name in names}, None, []
+        scale = constraint_rms if math.isfinite(constraint_rms) and constraint_rms > 0 else epsilon
+        budget = max(scale * analysis.sensitivities[name][2] for name in names)
+        choice = self.settings.value("parameter_network", stage)
+        wanted = choice == "always" or (choice == "auto" and budget > analysis.estimate)
+        note = (f"stage {stage}: parameter error budget {budget:.3e} vs residual's {analysis.estimate:.3e}: "
+                + ("two networks (eq. 4.8)" if wanted else "one network"))
+        # The prefactor of U_lambda is that budget, the eq. (3.19) estimate of the error the parameter's
+        # uncertainty drives, as eps_k is the estimate of the error the residual drives (the paper
+        # multiplies U_lambda by eps_lambda itself, which starts it above the error it fixes by the
+        # factor 1 / (RMS(dr/dlambda) / sum_m RMS(beta_m) (2 pi f_lambda)^m)).
+        return {name: scale for name in names}, (budget / epsilon if wanted else None), [note]
 
     # ------------------------------------------------------------------ solving
     def solve_stage(self, plan, hooks, stage_start) -> StageOutcome:
@@ -271,12 +420,20 @@ class PINNObjective(StageObjective):
         gamma, trained = plan.extras["gamma"], None
         if plan.solver == "least_squares":
             x_d, y_d = work.conditions
-            linear = LinearizedStage(self.analyzer, plan, (work.collocation.numpy(), work.collocation_weights.numpy()),
-                                     (x_d, y_d, work.condition_weights.numpy()), work.frozen_values,
-                                     work.frozen_data.numpy())
+            problem = self.problem
+            if problem.parameters or problem.constraints or problem.symmetry:
+                linear = ParameterLinearizedStage(self, plan, work)
+            else:
+                linear = LinearizedStage(self.analyzer, plan, (work.collocation.numpy(), work.collocation_weights.numpy()),
+                                         (x_d, y_d, work.condition_weights.numpy()), work.frozen_values,
+                                         work.frozen_data.numpy())
             choice = select_least_squares(s.least_squares_kappa_factors, linear.solve, plan.num_points, plan.seed, hooks)
             network, failure = choice.candidate.network, choice.failure
             _, flat, parts = work.make_loss(gamma, network)
+            if work.parameters is not None and choice.candidate.result is not None:
+                for name, value in choice.candidate.result.items():  # delta of the solve, in the flat vector's units
+                    base, scale = work.parameters.base[name], work.parameters.scale[name]
+                    work.parameters.variables[name].assign((value - base) / scale)
         else:
             network = work.network
             value_and_gradients, flat, parts = work.make_loss(gamma, network)
@@ -284,13 +441,22 @@ class PINNObjective(StageObjective):
                 value_and_gradients, flat.pack(), adam_steps=plan.adam_steps, lbfgs_iterations=plan.lbfgs_iterations,
                 learning_rate=plan.learning_rate, settings=s, hooks=hooks, stage_start=stage_start,
                 resample=work.resample, resample_every=work.resample_every,
-                record=(lambda p: tf.stack(parts(p))) if s.record_loss_parts else None, plateau_window=s.plateau_window)
+                record=(lambda p: tf.stack(parts(p))) if s.record_loss_parts else None, plateau_window=s.plateau_window,
+                # constraints nest derivative tapes to high order: compile the loss, not each loop around it
+                compile_loss_only=bool(self.problem.constraints))
             failure = trained.failure
             flat.assign(trained.position)
-        data_loss, equation_loss = (float(v) for v in parts(flat.pack()))
-        if failure is None and not (math.isfinite(data_loss) and math.isfinite(equation_loss)):
-            failure = f"data loss {data_loss}, equation loss {equation_loss}"
-        return StageOutcome(network, failure, None, dict(trained=trained, data_loss=data_loss, equation_loss=equation_loss))
+        values = [float(v) for v in parts(flat.pack())]
+        data_loss, equation_loss = values[:2]
+        constraint_loss = sum(values[2:]) if len(values) > 2 else math.nan
+        parameters = None if work.parameters is None else work.parameters.current()
+        finite = all(math.isfinite(v) for v in values) and all(math.isfinite(v) for v in (parameters or {}).values())
+        if failure is None and not finite:
+            failure = (f"data loss {data_loss}, equation loss {equation_loss}"
+                       + (f", constraint loss {constraint_loss}" if len(values) > 2 else "")
+                       + "".join(f", {k} {v}" for k, v in (parameters or {}).items()))
+        return StageOutcome(network, failure, None, dict(trained=trained, data_loss=data_loss, equation_loss=equation_loss,
+                                                         constraint_loss=constraint_loss), parameters)
 
     # ------------------------------------------------------------------ measuring and reporting
     def measure(self, plan) -> Analysis:
@@ -312,7 +478,7 @@ class PINNObjective(StageObjective):
             if lbfgs is not None and not lbfgs.failed:
                 losses.append(lbfgs.losses)
                 iterations.append(adam.num_steps + lbfgs.iterations)
-        layer = outcome.network.layers[0]
+        layer = core_networks(outcome.network)[0].layers[0]
         kappa, kappa_hat = (plan.kappa, plan.kappa_hat) if plan.kappa is not None else (layer.kappa, layer.kappa_hat)
         true_rms = true_max = None
         if problem.exact is not None and self.model.num_stages:
@@ -331,4 +497,21 @@ class PINNObjective(StageObjective):
             loss_iterations=np.concatenate(iterations).astype(float), data_loss=outcome.details["data_loss"],
             equation_loss=outcome.details["equation_loss"], residual_rms_after=float(after.residual_rms),
             estimated_error=float(after.estimate), true_rms=true_rms, true_max=true_max, wall_time=wall_time,
-            accepted=accepted, message=message)
+            accepted=accepted, message=message, parameters=self._parameter_report(plan, outcome, accepted),
+            constraint_loss=(None if not self.problem.constraints or not math.isfinite(outcome.details["constraint_loss"])
+                             else outcome.details["constraint_loss"]),
+            constraint_weights=tuple(extras["constraint_weights"]),
+            num_networks=len(core_networks(outcome.network)))
+
+    def _parameter_report(self, plan, outcome, accepted) -> dict:
+        """Per parameter: value after the stage, correction, scale and ``sqrt(L_s)`` (``None`` without constraints)."""
+        scales = plan.extras["parameter_scale"]
+        if not scales or outcome.parameters is None:
+            return {}
+        constraint = outcome.details["constraint_loss"]
+        estimated = math.sqrt(constraint) if math.isfinite(constraint) else None
+        base = self.work.parameters.base
+        return {name: {"value": outcome.parameters[name] if accepted else base[name],
+                       "correction": outcome.parameters[name] - base[name] if accepted else 0.0,
+                       "scale": scales[name], "estimated_error": estimated}
+                for name in scales}

@@ -13,16 +13,79 @@ Example (eq. 3.3, ``u' = u + x`` on [-1, 1] with ``u(0) = 0``)::
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import inspect
+import math
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from msnn_tf.derivatives import Partials, parse_derivative, partial_derivatives
+from msnn_tf.pinn.constraints import ResidualDerivative
 from msnn_tf.pinn.domains import Box, SpaceTimeBox
+from msnn_tf.transforms import SYMMETRIES
 from msnn_tf.validation import positive_int
 
-__all__ = ["DirichletBoundary", "InitialCondition", "PointValues", "Problem"]
+__all__ = ["DirichletBoundary", "InitialCondition", "ParameterValues", "PointValues", "Problem", "UndeclaredParameterError"]
+
+
+class UndeclaredParameterError(ValueError):
+    """The residual read a parameter that ``Problem(parameters=...)`` does not declare."""
+
+
+class ParameterValues(Mapping):
+    """The ``p`` a residual ``r(x, u, d, p)`` receives: ``p["lam"]`` is a float64 scalar tensor.
+
+    Reading a name that the problem does not declare raises :class:`UndeclaredParameterError` (a
+    ``ValueError``) naming it, instead of a ``KeyError`` deep inside a compiled loss.
+    """
+
+    def __init__(self, values: Mapping):
+        self._values = {name: tf.convert_to_tensor(value, tf.float64) for name, value in values.items()}
+
+    def __getitem__(self, name):
+        if name not in self._values:
+            declared = ", ".join(sorted(self._values)) or "none"
+            raise UndeclaredParameterError(
+                f"the residual reads the parameter {name!r}, which `parameters` does not declare (declared: {declared})")
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+
+def _takes_parameters(residual) -> bool:
+    """Whether ``residual`` takes a fourth positional argument (``r(x, u, d, p)``)."""
+    try:
+        signature = inspect.signature(residual)
+    except (TypeError, ValueError):
+        return False
+    kinds = [p.kind for p in signature.parameters.values()]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return True
+    return sum(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds) >= 4
+
+
+def _check_parameters(parameters) -> dict[str, float]:
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, Mapping):
+        raise ValueError(f"`parameters` must map names to initial values, e.g. {{'lam': 0.3}}, got {parameters!r}")
+    checked = {}
+    for name, value in parameters.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"`parameters` names must be non-empty strings, got {name!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"`parameters[{name!r}]` must be a finite number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"`parameters[{name!r}]` must be a finite number, got {value!r}")
+        checked[name] = number
+    return checked
 
 
 def _values(name: str, values, rows: int, output_dim: int) -> np.ndarray:
@@ -99,13 +162,27 @@ class Problem:
         conditions: :class:`PointValues`, :class:`DirichletBoundary`, :class:`InitialCondition`.
         output_dim: Number of solution components ``m``.
         exact: Optional exact solution ``(N, d) -> (N, m)`` (NumPy), for true errors in reports.
+        parameters: Unknown parameters of the equation (a combined forward-inverse problem, section 4):
+            ``{name: initial value}``. They are trained with the stage networks (eqs. 4.6-4.8); the
+            residual then takes a fourth argument ``p`` and reads ``p["lam"]`` (a float64 scalar tensor).
+        constraints: :class:`~msnn_tf.pinn.ResidualDerivative` losses on derivatives of the residual
+            at their own points (``L_s`` of eqs. 4.2 and 4.4), e.g. the smoothness constraint that fixes
+            an unknown exponent.
+        symmetry: ``None``, ``"odd"`` or ``"even"``: every stage network is wrapped so that the
+            solution has that symmetry exactly (``y [NN(y) + NN(-y)]`` for odd, App. D); needs a 1-D
+            domain symmetric about 0.
+
+    A residual with three arguments ``r(x, u, d)`` keeps working when there are no parameters.
 
     Raises:
-        ValueError: on an unknown derivative key, a non-callable residual, no conditions.
+        ValueError: on an unknown derivative key, a non-callable residual, no conditions, a residual that
+            reads an undeclared parameter, a non-finite initial parameter value, a constraint region
+            outside the domain, or a symmetry other than ``"odd"``, ``"even"`` or ``None``.
     """
 
     def __init__(self, domain: Box, residual: Callable, derivatives: Sequence, conditions: Sequence,
-                 output_dim: int = 1, exact: Callable | None = None):
+                 output_dim: int = 1, exact: Callable | None = None, parameters: Mapping | None = None,
+                 constraints: Sequence | None = None, symmetry: str | None = None):
         if not isinstance(domain, Box):
             raise ValueError(f"`domain` must be a pinn.Box (Interval, Rectangle, SpaceTimeBox), got {type(domain).__name__}")
         if not callable(residual):
@@ -122,6 +199,40 @@ class Problem:
                 raise ValueError(f"a condition must be PointValues, DirichletBoundary or InitialCondition, got {condition!r}")
         self.output_dim = positive_int("output_dim", output_dim)
         self.exact = exact
+        self.parameters = _check_parameters(parameters)
+        self.takes_parameters = _takes_parameters(residual)
+        if self.parameters and not self.takes_parameters:
+            raise ValueError("`residual` must take four arguments r(x, u, d, p) when `parameters` are declared, "
+                             f"got {residual!r}")
+        self.constraints = list(constraints or [])
+        for constraint in self.constraints:
+            if not isinstance(constraint, ResidualDerivative):
+                raise ValueError(f"`constraints` must hold pinn.ResidualDerivative objects, got {constraint!r}")
+            constraint.check(domain)
+        if symmetry is not None and symmetry not in SYMMETRIES:
+            raise ValueError(f"`symmetry` must be one of {SYMMETRIES} or None, got {symmetry!r}")
+        if symmetry is not None and (domain.dim != 1 or not math.isclose(domain.lower[0], -domain.upper[0])):
+            raise ValueError(f"`symmetry={symmetry!r}` needs a 1-D domain symmetric about 0, got "
+                             f"[{domain.lower.tolist()}, {domain.upper.tolist()}]")
+        self.symmetry = symmetry
+        if self.takes_parameters:
+            self._probe_parameters()
+
+    def _probe_parameters(self) -> None:
+        """Evaluates the residual once on a smooth trial function, so that a residual reading an
+        undeclared parameter fails here, naming it, rather than inside a compiled loss."""
+        x = tf.constant(self.domain.sample(4, "random", seed=0))
+        trial = lambda z: 0.5 + 0.25 * tf.tile(tf.reduce_sum(tf.sin(z), axis=1, keepdims=True), [1, self.output_dim])
+        try:
+            self.residual_values(x, self.partials(trial, x))
+        except UndeclaredParameterError:
+            raise
+        except Exception:  # noqa: BLE001 - other failures of the trial function are reported by `check`
+            pass
+
+    def parameter_values(self, parameters=None) -> ParameterValues:
+        """The ``p`` the residual receives: ``parameters`` (``{name: value}``) or the initial values."""
+        return ParameterValues(self.parameters if parameters is None else parameters)
 
     @property
     def highest_orders(self) -> tuple[int, ...]:
@@ -167,9 +278,20 @@ class Problem:
         """The derivatives the residual needs (and ``u`` itself) of ``function`` at ``x``."""
         return partial_derivatives(function, x, [""] + self.derivatives, axis_names=self.domain.axis_names)
 
-    def residual_values(self, x, partials: Partials) -> tf.Tensor:
-        """``r(x, u, d)`` as an ``(N, k)`` tensor, with its shape checked."""
-        value = tf.convert_to_tensor(self.residual(x, partials[""], partials))
+    def residual_values(self, x, partials: Partials, parameters=None) -> tf.Tensor:
+        """``r(x, u, d)`` (or ``r(x, u, d, p)``) as an ``(N, k)`` tensor, with its shape checked.
+
+        Args:
+            x: Points ``(N, d)``.
+            partials: ``u`` and the derivatives the residual reads.
+            parameters: ``{name: value}`` of the unknown parameters (floats or tensors; default the
+                initial values).
+        """
+        if self.takes_parameters:
+            value = self.residual(x, partials[""], partials, self.parameter_values(parameters))
+        else:
+            value = self.residual(x, partials[""], partials)
+        value = tf.convert_to_tensor(value)
         rows = x.shape[0]
         if value.shape.rank == 1:
             value = value[:, None]

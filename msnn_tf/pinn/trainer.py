@@ -122,7 +122,15 @@ class MultiStagePINN:
         least_squares_kappa_factors: Candidates for ``kappa_hat / (pi f_d)``; each is solved on 7/8 of
             the collocation points, the lowest equation residual on the other 1/8 wins.
         seed: Seed of stage ``k``'s initialisers and samplers is ``seed + 1000 k``.
-        jit_compile: Compile the optimizers with XLA.
+        parameter_network: For a problem with unknown ``parameters`` (section 4), whether a stage >= 1
+            adds a second, low-frequency network ``eps_lambda U_lambda`` beside the one fitted to the
+            residual (eq. 4.8): ``"auto"`` when the error that the parameter's uncertainty drives exceeds
+            the residual's (``eps_lambda RMS(dr/dlambda) / sum_m RMS(beta_m) (2 pi f_lambda)^m`` against
+            eq. 3.19's estimate, ``f_lambda`` the dominant frequency of ``dr/dlambda``), ``"always"`` or
+            ``"never"``; per stage. The second network's prefactor is that error estimate (the paper
+            uses ``eps_lambda`` itself), its first layer ``tanh`` like stage 0's.
+        jit_compile: Compile the optimizers with XLA (for a problem with ``constraints`` the stage loss is
+            compiled alone and the optimizer loops call it: see ``engine.train_adam_lbfgs``).
         verbose: 0 silent, 1 progress lines and a table (``fit(verbose=...)`` overrides it).
 
     The settings are checked once and kept, immutable and JSON-ready, as :attr:`settings` (a
@@ -140,7 +148,8 @@ class MultiStagePINN:
                  first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
                  max_collocation: int = 20000, grid_points: int | None = None, open_margin: float = 0.0,
                  loss_weighting: str = "uniform", stage_solver: str = "adam_lbfgs", least_squares_width=1000,
-                 least_squares_kappa_factors=(1.0, 2.0, 4.0, 8.0), seed: int = 0, jit_compile: bool = True, verbose: int = 1):
+                 least_squares_kappa_factors=(1.0, 2.0, 4.0, 8.0), seed: int = 0, jit_compile: bool = True, verbose: int = 1,
+                 parameter_network="auto"):
         if not isinstance(problem, Problem):
             raise ValueError(f"`problem` must be a msnn.pinn.Problem, got {type(problem).__name__}")
         settings = PINNSettings(
@@ -157,9 +166,13 @@ class MultiStagePINN:
             max_collocation=max_collocation, grid_points=grid_points, open_margin=open_margin,
             loss_weighting=loss_weighting, stage_solver=stage_solver, least_squares_width=least_squares_width,
             least_squares_kappa_factors=least_squares_kappa_factors, seed=seed, jit_compile=jit_compile,
-            verbose=verbose)
+            verbose=verbose, parameter_network=parameter_network)
         if settings.stage_solver == "least_squares" and problem.output_dim != 1:
             raise ValueError(f"`stage_solver='least_squares'` needs a problem with one output, got {problem.output_dim}")
+        if settings.stage_solver == "least_squares" and (problem.parameters or problem.constraints or problem.symmetry) \
+                and problem.domain.dim != 1:
+            raise ValueError("`stage_solver='least_squares'` with `parameters`, `constraints` or `symmetry` needs a 1-D "
+                             f"problem, got d={problem.domain.dim}")
         self.problem = problem
         self.objective = PINNObjective(problem, settings)
         self.model = self.objective.model
@@ -179,6 +192,12 @@ class MultiStagePINN:
                 raise ValueError(f"`{name}` cannot change after the solver is built (got {getattr(value, name)!r}): "
                                  "build a new MultiStagePINN")
         self.objective.settings = value
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        """The unknown parameters' current values, ``{name: float}`` (section 4; the initial values
+        before ``fit``, ``{}`` for a problem without parameters)."""
+        return self.objective.current_parameters()
 
     @property
     def training_domain(self):
