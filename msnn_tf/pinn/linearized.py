@@ -151,9 +151,8 @@ class ParameterLinearizedStage:
             lambda p: problem.residual_values(x_c, Partials(values, 1, problem.domain.axis_names), p), name)
             for name in self.names], axis=1) if self.names else np.zeros((len(self.x_c), 0))
         self.constraints = []
-        for i, state in enumerate(work.constraints):
-            weight = problem.constraints[i].weight
-            gamma_s = plan.extras["gamma"] * state.relative_weight if weight == "auto" else float(weight)
+        for state in work.constraints:
+            gamma_s = state.gamma_s(plan.extras["gamma"])
             jets = {k: tf.convert_to_tensor(v) for k, v in state.frozen.items()}
             value = residual_derivative(problem, state.points, jets, state.order, params).numpy()[:, 0]
             columns = np.stack([self._parameter_derivative(

@@ -216,18 +216,18 @@ class PINNObjective(StageObjective):
         """The constraints' points at a stage, the frozen stages' derivatives there and ``gamma_s / gamma``
         (``"auto"``: ``||r||^2 / ||D^key r||^2`` of the current model, 1 when both vanish)."""
         problem, s = self.problem, self.settings
-        parameters = self.current_parameters()
         states = []
         for i, constraint in enumerate(problem.constraints):
             order = constraint.order(problem.domain)
             points = tf.constant(constraint.points(seed=s.stage_seed(stage) + 17 + i))
             indices = taylor_indices(self.analyzer.residual_keys(), order)
             frozen = {k: tf.constant(v) for k, v in self.analyzer.model_partials(points, indices).values.items()}
-            # gamma_s / gamma: set by _weigh_constraints for "auto"; NaN marks a hand-set gamma_s.
-            states.append(ConstraintPoints(order, points, frozen, 1.0 if constraint.weight == "auto" else math.nan))
+            # An "auto" weight's gamma_s / gamma is set by _weigh_constraints.
+            states.append(ConstraintPoints(order, points, frozen,
+                                           weight=None if constraint.weight == "auto" else float(constraint.weight)))
         return tuple(states)
 
-    def _weigh_constraints(self, work, analysis: Analysis, stage: int, gamma: float, constraint_rms: float) -> None:
+    def _weigh_constraints(self, work, analysis: Analysis, stage: int, constraint_rms: float) -> None:
         """``gamma_s / gamma`` of each ``"auto"`` constraint (eq. 4.2; the paper gives no formula).
 
         Stage ``k >= 1``: ``||r||^2 / L_s`` of the model so far (``eps_r^2`` on the analysis grid over the
@@ -246,9 +246,9 @@ class PINNObjective(StageObjective):
         lambda to 4.6e-13 and 1.9e-13 off (the condition-like weight: 4.8e-13, then no gain).
         """
         for i, constraint in enumerate(self.problem.constraints):
-            if constraint.weight != "auto":
+            if work.constraints[i].weight is not None:  # hand-set gamma_s
                 continue
-            if stage > 0:
+            if stage > 0 and constraint_rms > 0 and analysis.residual_rms > 0:
                 ratio = (analysis.residual_rms / constraint_rms) ** 2
             else:
                 order = constraint.order(self.problem.domain)
@@ -256,17 +256,16 @@ class PINNObjective(StageObjective):
             work.constraints[i] = dataclasses.replace(work.constraints[i], relative_weight=ratio)
 
     def constraint_loss(self, states=None) -> float:
-        """``L_s`` of the current model: the constraints' mean squares summed (eq. 4.4), at the points of
-        ``states`` (re-evaluated for the current model) or at a fresh draw for the next stage."""
+        """``L_s`` of the current model: the constraints' mean squares summed (eq. 4.4), from ``states``
+        (:meth:`_constraint_points` of the current model, whose frozen derivatives are the model's) or at
+        a fresh draw for the next stage."""
         if not self.problem.constraints:
             return math.nan
         if states is None:
             states = self._constraint_points(self.next_stage, self.analysis())
-        parameters, total = self.current_parameters(), 0.0
-        for c in states:
-            frozen = {k: tf.constant(v) for k, v in self.analyzer.model_partials(c.points, list(c.frozen)).values.items()}
-            total += float(tf.reduce_mean(tf.square(residual_derivative(self.problem, c.points, frozen, c.order, parameters))))
-        return total
+        parameters = self.current_parameters()
+        return sum(float(tf.reduce_mean(tf.square(residual_derivative(self.problem, c.points, c.frozen, c.order, parameters))))
+                   for c in states)
 
     def _stage_state(self, stage, analysis, epsilon, gamma_g, loss_scales, network, parameter_scale=None,
                      constraints=()) -> _StageState:
@@ -310,11 +309,8 @@ class PINNObjective(StageObjective):
             if parameters is not None:
                 for variable in parameters.variables.values():
                     variable.assign(0.0)
-            weighted = tuple(c if math.isfinite(c.relative_weight) else
-                             dataclasses.replace(c, relative_weight=float(problem.constraints[i].weight) / gamma)
-                             for i, c in enumerate(constraint_states))
             return stage_loss(self.analyzer, stage_network, points, frozen_values, frozen_data, keys, epsilon, gamma,
-                              gamma_g, loss_scale if loss_scale > 0 else 1.0, parameters, weighted)
+                              gamma_g, loss_scale if loss_scale > 0 else 1.0, parameters, tuple(constraint_states))
 
         return _StageState(network, x_c, w_c, (x_d_np, y_d_np), w_d, frozen_values, frozen_data, keys, resample,
                            int(s.value("resample_every", stage)), make_loss, parameters, constraint_states)
@@ -349,7 +345,7 @@ class PINNObjective(StageObjective):
                                  parameter_scale, constraints)
         self.work = work
         gamma_rounds = ()
-        self._weigh_constraints(work, analysis, stage, gamma, constraint_rms)
+        self._weigh_constraints(work, analysis, stage, constraint_rms)  # gamma_s / gamma: independent of gamma
         if hand_gamma == "pretrain":
             def build(trial_gamma):
                 value_and_gradients, flat, parts = work.make_loss(trial_gamma, new_network())
@@ -360,7 +356,6 @@ class PINNObjective(StageObjective):
                 learning_rate=learning_rate, jit_compile=s.jit_compile, max_rounds=s.pretrain_max_rounds,
                 callback=lambda i, g, r: notes.append(f"stage {stage}: Algorithm 3 round {i}: gamma {g:.3e}, R_c {r:.3e}"))
             gamma, gamma_rounds = search.gamma, search.rounds
-            self._weigh_constraints(work, analysis, stage, gamma, constraint_rms)
         num_collocation = int(work.collocation.shape[0])
         summary = (f"stage {stage}: epsilon {epsilon:.3e}, residual RMS {eps_r:.3e}, f_d "
                    f"{np.array2string(analysis.frequencies, precision=2)}, gamma {gamma:.2e}, gamma_g {gamma_g:.2e}, "
@@ -383,9 +378,7 @@ class PINNObjective(StageObjective):
                         residual_rms=float(eps_r), estimate=float(analysis.estimate), beta_rms=analysis.beta_rms,
                         condition_rms=float(condition_rms), parameter_scale=dict(parameter_scale or {}),
                         parameter_network=parameter_network, constraint_rms=float(constraint_rms),
-                        constraint_weights=tuple(float(gamma * c.relative_weight) if math.isfinite(c.relative_weight)
-                                                 else float(self.problem.constraints[i].weight)
-                                                 for i, c in enumerate(work.constraints))))
+                        constraint_weights=tuple(float(c.gamma_s(gamma)) for c in work.constraints)))
 
     def _parameter_plan(self, stage, analysis: Analysis, epsilon, constraint_rms):
         """``(scale per parameter or None, prefactor / eps_k of a parameter network or None, notes)``.

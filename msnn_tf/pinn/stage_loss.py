@@ -49,13 +49,19 @@ class StageParameters:
 
 @dataclasses.dataclass
 class ConstraintPoints:
-    """A :class:`~msnn_tf.pinn.ResidualDerivative` at a stage: its points, the frozen stages'
-    derivatives there (``{multi-index: tensor}``), the derivative's multi-index and ``gamma_s / gamma``."""
+    """A :class:`~msnn_tf.pinn.ResidualDerivative` at a stage: the derivative's multi-index, its points,
+    the frozen stages' derivatives there (``{multi-index: tensor}``) and its weight: a hand-set
+    ``gamma_s`` (``weight``) or, for ``"auto"``, ``gamma_s / gamma`` (``relative_weight``)."""
 
     order: tuple
     points: tf.Tensor
     frozen: dict
-    relative_weight: float
+    relative_weight: float = 1.0
+    weight: float | None = None
+
+    def gamma_s(self, gamma: float) -> float:
+        """``gamma_s`` of eq. (4.2) for the equation weight ``gamma``."""
+        return self.weight if self.weight is not None else gamma * self.relative_weight
 
 
 def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, gamma, gamma_g, loss_scale,
@@ -75,8 +81,7 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
         gamma_g: See ``gamma``.
         loss_scale: The loss is divided by this (both terms O(1) at the stage start).
         parameters: The unknown parameters (:class:`StageParameters`), trained with the network.
-        constraints: :class:`ConstraintPoints`: ``+ gamma_s L_s`` per constraint (eq. 4.2), with
-            ``gamma_s = gamma * relative_weight``.
+        constraints: :class:`ConstraintPoints`: ``+ gamma_s L_s`` per constraint (eq. 4.2).
 
     Returns:
         ``value_and_gradients(position) -> (loss, gradient)``, the
@@ -136,7 +141,7 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
             data, equation, gradient, constraint_terms = losses(position)
             loss = combined_loss(data, equation, gamma, gradient, gamma_g)
             for constraint, term in zip(constraints, constraint_terms):
-                loss = loss + (gamma * constraint.relative_weight) * term
+                loss = loss + constraint.gamma_s(gamma) * term
             loss = loss / loss_scale
         return loss, tape.gradient(loss, position)
 
