@@ -8,7 +8,7 @@ Public names::
 """
 
 from msnn_tf.derivatives import Partials, partial_derivatives
-from msnn_tf.engine import StageCallback
+from msnn_tf.engine import StageCallback, TimeProfile
 from msnn_tf import pinn  # noqa: F401  (msnn.pinn: the PINN problem pieces)
 from msnn_tf.layers import InputScaling, ScaledFirstLayer
 from msnn_tf.least_squares import LeastSquaresResult, solve_output_layer
@@ -43,6 +43,7 @@ __all__ = [
     "Partials",
     "ScaledFirstLayer",
     "StageCallback",
+    "TimeProfile",
     "StageReport",
     "StagedModel",
     "TrainingHistory",

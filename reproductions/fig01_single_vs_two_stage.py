@@ -37,10 +37,10 @@ def main(argv=None) -> int:
     # Single stage, 3x30 (more weights than two 3x20 stages): Adam only, and L-BFGS only.
     runs = {}
     for label, steps, iterations in (("single, Adam", 2 * adam_steps, 0), ("single, L-BFGS", 0, 2 * lbfgs_iterations)):
-        regressor = msnn.MultiStageRegressor(width=30, adam_steps=steps, lbfgs_iterations=iterations, **common_settings)
+        regressor = msnn.MultiStageRegressor(stage_solver="adam_lbfgs", width=30, adam_steps=steps, lbfgs_iterations=iterations, **common_settings)
         history = regressor.fit(x, y, num_stages=1)
         runs[label] = (regressor, history)
-    two = msnn.MultiStageRegressor(width=20, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations, **common_settings)
+    two = msnn.MultiStageRegressor(stage_solver="adam_lbfgs", width=20, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations, **common_settings)
     two_history = two.fit(x, y, num_stages=2)
     runs["two-stage"] = (two, two_history)
 

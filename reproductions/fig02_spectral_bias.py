@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     x_eval = np.linspace(-1.0, 1.0, 3000)[:, None]
     fits, errors = {}, {}
     for m in MS:
-        regressor = msnn.MultiStageRegressor(width=20, depth=3, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations,
+        regressor = msnn.MultiStageRegressor(stage_solver="adam_lbfgs", width=20, depth=3, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations,
                                              learning_rate=1e-3, decay_rate=1.0, seed=args.seed, verbose=args.verbose)
         regressor.fit(x, common.chirp(x, m), num_stages=1)
         fits[m] = regressor.predict(x_eval)[:, 0]

@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     rows, curves, fits = [], {}, {}
     for kappa_hat in kappa_hats:
         regressor = msnn.MultiStageRegressor(
-            width=WIDTH, depth=3, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations, learning_rate=1e-3,
+            stage_solver="adam_lbfgs", width=WIDTH, depth=3, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations, learning_rate=1e-3,
             decay_rate=1.0, first_stage_activation="sin", first_stage_kappa=kappa_hat / math.sqrt(2.0 / (1 + WIDTH)),
             loss_weighting="uniform", seed=args.seed, verbose=args.verbose)
         history = regressor.fit(x, y, num_stages=1)

@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     x_eval = np.linspace(-1.0, 1.0, 8000)[:, None]
     y, y_eval = common.smooth_target(x), common.smooth_target(x_eval)
 
-    regressor = msnn.MultiStageRegressor(seed=args.seed, verbose=args.verbose, **settings)
+    regressor = msnn.MultiStageRegressor(stage_solver="adam_lbfgs", seed=args.seed, verbose=args.verbose, **settings)
     history = regressor.fit(x, y, num_stages=num_stages, validation_data=(x_eval, y_eval))
     model = regressor.model
     scale = model.output_scale[0]
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     c_fit, amplitude_fit = common.fit_exp_root(iterations, rms_curve, root=2.0)
 
     # The single-stage comparison: the stage-0 network alone, Adam at a constant rate for as long.
-    single = msnn.MultiStageRegressor(width=20, adam_steps=single_steps, lbfgs_iterations=0, decay_rate=1.0,
+    single = msnn.MultiStageRegressor(stage_solver="adam_lbfgs", width=20, adam_steps=single_steps, lbfgs_iterations=0, decay_rate=1.0,
                                       learning_rate=1e-3, seed=args.seed, verbose=0)
     single_history = single.fit(x, y, num_stages=1)
     single_iterations, single_curve = common.iteration_curve(single_history, single.model.output_scale[0])

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     args = common.parse_args(argv, NAME, __doc__.splitlines()[0])
     adam_steps, lbfgs_iterations = (200, 100) if args.quick else (3000, 3000)
     problem = common.ode_problem()
-    solver = msnn.MultiStagePINN(problem, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations, seed=args.seed,
+    solver = msnn.MultiStagePINN(problem, stage_solver="adam_lbfgs", adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations, seed=args.seed,
                                  verbose=args.verbose)
     history = solver.fit(num_stages=1)
     x = np.linspace(-1.0, 1.0, 4001)[:, None]

@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     cases = {}
     for eps_label, epsilon in (("eps_0 = 1", 1.0), ("eps_0 Algorithm 2", settings["first_stage_epsilon"])):
         for kappa_label, kappa in (("kappa regular", 1.0), ("kappa eq. 2.9", settings["first_stage_kappa"])):
-            solver = msnn.MultiStagePINN(problem, first_stage_epsilon=epsilon, first_stage_activation="sin",
+            solver = msnn.MultiStagePINN(problem, stage_solver="adam_lbfgs", first_stage_epsilon=epsilon, first_stage_activation="sin",
                                          first_stage_kappa=kappa, num_collocation=collocation, max_collocation=collocation,
                                          adam_steps=steps, lbfgs_iterations=0, learning_rate=1e-3,
                                          decay_steps=max(steps / 3, 1), grid_points=121, seed=args.seed, verbose=args.verbose)

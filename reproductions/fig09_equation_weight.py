@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
 
     def run(**kwargs):
-        solver = msnn.MultiStagePINN(problem, pretrain_steps=pretrain_steps, **common_settings, **kwargs)
+        solver = msnn.MultiStagePINN(problem, stage_solver="adam_lbfgs", pretrain_steps=pretrain_steps, **common_settings, **kwargs)
         report = solver.fit(num_stages=1).stages[0]
         return solver, report
 

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     base = dict(adam_steps=steps, lbfgs_iterations=0, learning_rate=1e-3, decay_rate=0.5, decay_steps=max(steps / 3, 1),
                 seed=args.seed, verbose=args.verbose, grid_points=121, **first_stage)
     start = time.perf_counter()
-    search = msnn.MultiStagePINN(problem, gamma="pretrain", pretrain_steps=100 if quick else 500,
+    search = msnn.MultiStagePINN(problem, stage_solver="adam_lbfgs", gamma="pretrain", pretrain_steps=100 if quick else 500,
                                  pretrain_max_rounds=3 if quick else 12, num_collocation=counts[-1],
                                  max_collocation=counts[-1], **(base | {"adam_steps": 0}))
     gamma = search.fit(num_stages=1).stages[0].gamma
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     results, kept = {m: [] for m in methods}, {}
     for count in counts:
         for method, settings in methods.items():
-            solver = msnn.MultiStagePINN(problem, gamma=gamma, num_collocation=count, max_collocation=count,
+            solver = msnn.MultiStagePINN(problem, stage_solver="adam_lbfgs", gamma=gamma, num_collocation=count, max_collocation=count,
                                          record_loss_parts=settings.get("adam_steps", 1) > 0, **(base | settings))
             report = solver.fit(num_stages=1).stages[0]
             results[method].append({"num_collocation": count, "rms_error": report.true_rms, "max_error": report.true_max,

@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     runs = {}
     for label, gradient_enhanced in (("gPINN", True), ("PINN", False)):
         start = time.perf_counter()
-        solver = msnn.MultiStagePINN(problem, gradient_enhanced=gradient_enhanced, seed=args.seed, verbose=args.verbose,
+        solver = msnn.MultiStagePINN(problem, stage_solver="adam_lbfgs", gradient_enhanced=gradient_enhanced, seed=args.seed, verbose=args.verbose,
                                      **settings)
         history = solver.fit(num_stages=num_stages)
         runs[label] = (solver, history, time.perf_counter() - start)
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     while 2 * (single_width + 1) ** 2 + 3 * (single_width + 1) < weights:  # 3 hidden layers, 1 input, 1 output
         single_width += 1
     adam = total_iterations // 2
-    single = msnn.MultiStagePINN(problem, width=single_width, adam_steps=adam, lbfgs_iterations=total_iterations - adam,
+    single = msnn.MultiStagePINN(problem, stage_solver="adam_lbfgs", width=single_width, adam_steps=adam, lbfgs_iterations=total_iterations - adam,
                                  gradient_enhanced=True, seed=args.seed, verbose=args.verbose)
     s_start = time.perf_counter()
     s_history = single.fit(num_stages=1)

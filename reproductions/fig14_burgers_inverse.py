@@ -82,7 +82,7 @@ def main(argv=None) -> int:
                         least_squares_width=100 if args.quick else 800)
     before = 1 if args.quick else 2  # stages before the compared last stage (--quick: 2 stages in all)
     problem = burgers_problem(constraint_points=16 if args.quick else 64)
-    solver = msnn.MultiStagePINN(problem, gradient_enhanced=True, record_loss_parts=True, seed=args.seed,
+    solver = msnn.MultiStagePINN(problem, stage_solver=args.stage_solver, gradient_enhanced=True, record_loss_parts=True, seed=args.seed,
                                  verbose=args.verbose, parameter_network=("auto",) * before + ("never",), **settings)
     y = np.linspace(-2.0, 2.0, 2001)[:, None]
     exact = self_similar_profile(y[:, 0], LAMBDA_EXACT)

@@ -26,7 +26,7 @@ NAME = "fig15_single_network_plateau"
 def run(width, depth, points, seed, adam_steps, lbfgs_iterations):
     x = np.linspace(-1.0, 1.0, points)[:, None]
     x_eval = np.linspace(-1.0, 1.0, 4000)[:, None]
-    regressor = msnn.MultiStageRegressor(width=width, depth=depth, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations,
+    regressor = msnn.MultiStageRegressor(stage_solver="adam_lbfgs", width=width, depth=depth, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations,
                                          learning_rate=1e-3, decay_rate=1.0, loss_weighting="uniform", seed=seed, verbose=0)
     history = regressor.fit(x, common.smooth_target(x), num_stages=1)
     return msnn.rms(common.smooth_target(x_eval) - regressor.predict(x_eval)), history, regressor

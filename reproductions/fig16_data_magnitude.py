@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     for magnitude in magnitudes:
         row = {"magnitude": magnitude}
         for normalize in (False, True):
-            regressor = msnn.MultiStageRegressor(width=20, depth=3, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations,
+            regressor = msnn.MultiStageRegressor(stage_solver="adam_lbfgs", width=20, depth=3, adam_steps=adam_steps, lbfgs_iterations=lbfgs_iterations,
                                                  learning_rate=1e-3, decay_rate=1.0, normalize=normalize,
                                                  seed=args.seed, verbose=args.verbose)
             regressor.fit(x, magnitude * common.smooth_target(x), num_stages=1)

@@ -49,7 +49,7 @@ def main(argv=None) -> int:
         hand = dict(width=(20, 20, 30, 30), adam_steps=(3000, 5000, 5000, 5000), lbfgs_iterations=(3333, 6666, 10000, 13333))
         points, num_stages, automatic = [1501, 1501, 4801, 4801], 4, {}
     runs = {
-        "hand-set": (msnn.MultiStageRegressor(depth=3, learning_rate=1e-3, decay_rate=1.0, first_layer_init="xavier",
+        "hand-set": (msnn.MultiStageRegressor(stage_solver="adam_lbfgs", depth=3, learning_rate=1e-3, decay_rate=1.0, first_layer_init="xavier",
                                               loss_weighting="uniform", sin_bias_initializer="zeros", seed=args.seed,
                                               verbose=args.verbose, **hand), points),
         "automatic": (msnn.MultiStageRegressor(seed=args.seed, verbose=args.verbose, **automatic), points[0]),

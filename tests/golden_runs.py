@@ -54,7 +54,10 @@ def diffusion_problem():
         exact=lambda x: x[:, 1:] * (1.0 - x[:, :1] ** 2))
 
 
-FAST = dict(width=(12, 16), adam_steps=400, lbfgs_iterations=600, verbose=0, seed=0)
+# The solvers are named where a default changed after the recording (issue 19: ``stage_solver="auto"``
+# solves 1-D regression and PINN stages >= 1, and stops a trained stage 0 when its loss stalls): each
+# run keeps the path it recorded.
+FAST = dict(width=(12, 16), adam_steps=400, lbfgs_iterations=600, verbose=0, seed=0, stage_solver="adam_lbfgs")
 
 
 def fast_regression(**fit_kwargs):
@@ -69,7 +72,8 @@ def fast_regression(**fit_kwargs):
 def least_squares_regression_2d(**fit_kwargs):
     """2-D default solver: stage 1 a least-squares stage on 31^2 grid data refined 3x."""
     x, x_val = grid(31), grid(101)
-    regressor = msnn.MultiStageRegressor(adam_steps=300, lbfgs_iterations=(1500, 0), least_squares_width=950, verbose=0)
+    regressor = msnn.MultiStageRegressor(adam_steps=300, lbfgs_iterations=(1500, 0), least_squares_width=950, verbose=0,
+                                         stage_solver="least_squares")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", msnn.DataDensityWarning)
         history = regressor.fit(x, smooth_2d(x), num_stages=2, validation_data=(x_val, smooth_2d(x_val)), **fit_kwargs)
@@ -78,7 +82,8 @@ def least_squares_regression_2d(**fit_kwargs):
 
 def pinn_ode(**fit_kwargs):
     """Two trained PINN stages of eq. (3.3)."""
-    solver = msnn.MultiStagePINN(ode_problem(), adam_steps=500, lbfgs_iterations=500, verbose=0, seed=0)
+    solver = msnn.MultiStagePINN(ode_problem(), adam_steps=500, lbfgs_iterations=500, verbose=0, seed=0,
+                                 stage_solver="adam_lbfgs")
     history = solver.fit(num_stages=2, **fit_kwargs)
     return solver, history, np.linspace(-1, 1, 101)[:, None]
 
@@ -96,7 +101,7 @@ def pinn_least_squares_diffusion(**fit_kwargs):
 def pinn_resampling_pretrain(**fit_kwargs):
     """One stage of eq. (3.3) with collocation resampled every 100 Adam steps and Algorithm 3's gamma."""
     solver = msnn.MultiStagePINN(ode_problem(), adam_steps=400, lbfgs_iterations=100, resample_every=100,
-                                 gamma="pretrain", pretrain_steps=100, verbose=0, seed=2)
+                                 gamma="pretrain", pretrain_steps=100, verbose=0, seed=2, stage_solver="adam_lbfgs")
     history = solver.fit(num_stages=1, **fit_kwargs)
     return solver, history, np.linspace(-1, 1, 101)[:, None]
 

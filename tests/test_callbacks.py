@@ -76,7 +76,9 @@ def test_regressor_callbacks_record_the_run_and_stop_after_stage_one():
 
 def test_pinn_callbacks_record_the_run_and_stop_after_stage_one():
     recorder = Recorder()
-    solver = msnn.MultiStagePINN(golden_runs.ode_problem(), adam_steps=100, lbfgs_iterations=100, verbose=0)
+    # Trained stages (a solved stage's plan leaves kappa_hat to the solve).
+    solver = msnn.MultiStagePINN(golden_runs.ode_problem(), adam_steps=100, lbfgs_iterations=100, verbose=0,
+                                 stage_solver="adam_lbfgs")
     history = solver.fit(num_stages=3, callbacks=[recorder, StopAfterTwo()])
     assert [s.stage for s in history.stages] == [0, 1] and solver.model.num_stages == 2
     assert history.message == "stopped by a callback after stage 1"

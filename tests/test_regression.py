@@ -62,7 +62,7 @@ def test_save_load_round_trip(two_stage, tmp_path):
 
 def test_function_target_grows_points_with_frequency():
     regressor = msnn.MultiStageRegressor(width=10, adam_steps=200, lbfgs_iterations=200, verbose=0,
-                                         points_safety=2.0)
+                                         points_safety=2.0, stage_solver="adam_lbfgs")  # eq. (2.10) alone
     history = regressor.fit(target, domain=(-1.0, 1.0), num_points=40, num_stages=2)
     first, second = history.stages
     assert first.num_points == 40
@@ -74,7 +74,8 @@ def test_non_finite_loss_discards_stage_and_keeps_earlier():
     x = np.linspace(-1, 1, 300)[:, None]
     # A learning rate of 1e200 makes stage 1's loss overflow to inf.
     regressor = msnn.MultiStageRegressor(width=10, adam_steps=100, lbfgs_iterations=100, verbose=0,
-                                         learning_rate=(1e-3, 1e200), first_layer_init="xavier")
+                                         learning_rate=(1e-3, 1e200), first_layer_init="xavier",
+                                         stage_solver="adam_lbfgs")
     with pytest.warns(RuntimeWarning, match="non-finite") as record:
         history = regressor.fit(x, target(x), num_stages=3)
     assert [w.filename for w in record if "non-finite" in str(w.message)] == [__file__]  # points at the caller

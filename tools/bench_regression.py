@@ -14,7 +14,11 @@ Target ``sin(2x + 1) + 0.2 exp(1.3x)``: 5000 uniform training points and 8000 ev
    for the largest stage network: as a Python loop of compiled calls, and as one compiled loop
    (the third of three blocks of one run, compilation excluded: see :func:`lbfgs_cost`).
 
-Usage: ``python tools/bench_regression.py [--out results/bench_regression.json] [--quick]``.
+``--profile`` prints (and the JSON always records) where each stage's time goes: planning, compilation,
+Adam, L-BFGS, least-squares solves and the rest (:class:`msnn_tf.TimeProfile`).
+
+Usage: ``python tools/bench_regression.py [--out results/bench_regression.json] [--quick] [--profile]
+[--multistage-only]``.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ def target(x):
 
 
 def rms_curve(history, scale):
-    """(wall time, training RMS in data units) along the whole run, from the stage loss histories."""
+    """(wall time, training RMS in data units) along the whole run, from the stage loss histories, and
+    the stage's training RMS at its end (a solved stage has no loss history)."""
     times, values, offset = [], [], 0.0
     for report in history.stages:
         if not report.accepted:
@@ -53,6 +58,8 @@ def rms_curve(history, scale):
         times.extend(offset + report.adam_wall_time + np.asarray(report.lbfgs_times))
         values.extend(scale * report.epsilon * np.sqrt(np.asarray(report.lbfgs_losses)))
         offset += report.wall_time
+        times.append(offset)
+        values.append(report.train_rms)
     return np.asarray(times), np.asarray(values)
 
 
@@ -129,6 +136,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="results/bench_regression.json")
     parser.add_argument("--quick", action="store_true", help="tiny iteration counts (smoke test)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", action="store_true",
+                        help="print and record where each stage's time goes (msnn.TimeProfile)")
+    parser.add_argument("--multistage-only", action="store_true",
+                        help="skip the single-network comparison and the L-BFGS cost measurement")
     args = parser.parse_args(argv)
     x = np.linspace(-1, 1, 5000)[:, None]
     x_eval = np.linspace(-1, 1, 8000)[:, None]
@@ -137,8 +148,9 @@ def main(argv=None) -> int:
     if args.quick:
         settings.update(adam_steps=100, lbfgs_iterations=100)
     regressor = msnn.MultiStageRegressor(**settings)
+    profile = msnn.TimeProfile()
     start = time.perf_counter()
-    history = regressor.fit(x, y, num_stages=4, validation_data=(x_eval, y_eval))
+    history = regressor.fit(x, y, num_stages=4, validation_data=(x_eval, y_eval), callbacks=[profile])
     wall = time.perf_counter() - start
     scale = float(np.std(y))
     times, values = rms_curve(history, scale)
@@ -155,18 +167,25 @@ def main(argv=None) -> int:
                                                 "adam_steps", "lbfgs_iterations", "validation_rms", "validation_max",
                                                 "train_rms", "wall_time", "accepted")} for s in history.stages],
         "parameters": int(sum(n.count_params() for n in regressor.model.stage_networks)),
+        "time_profile": {"stages": profile.stages, "totals": profile.totals()},
     }
+    if args.profile:
+        print()
+        print(profile.table())
     # Single network of the same size: 3 hidden layers of width w have 2w^2 + 4w + 1 parameters.
     total = multistage["parameters"]
     width = int(round((-4 + np.sqrt(16 + 8 * (total - 1))) / 4))
-    single = single_network(x, y, x_eval, y_eval, width, wall, args.seed)
-    cost = lbfgs_cost(width=max(s.width for s in history.stages), num_points=5000, iterations=50 if args.quick else 1000)
     result = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
                     "tensorflow": tf.__version__, "python": sys.version.split()[0]},
-        "multistage": multistage, "single_network_same_size_same_time": single,
-        "single_over_multistage_eval_rms": single["eval_rms"] / multistage["eval_rms"], "lbfgs_cost": cost,
+        "multistage": multistage,
     }
+    if not args.multistage_only:
+        single = single_network(x, y, x_eval, y_eval, width, wall, args.seed)
+        trained_widths = [s.width for s in history.stages if s.depth > 1] or [20]
+        cost = lbfgs_cost(width=max(trained_widths), num_points=5000, iterations=50 if args.quick else 1000)
+        result.update(single_network_same_size_same_time=single,
+                      single_over_multistage_eval_rms=single["eval_rms"] / multistage["eval_rms"], lbfgs_cost=cost)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
@@ -176,13 +195,14 @@ def main(argv=None) -> int:
           f"{total} parameters")
     for key, value in reached.items():
         print(f"  wall time to RMS <= {key}: " + ("not reached" if value is None else f"{value:.0f} s"))
-    print(f"single network {single['parameters']} parameters (3x{width}), {single['wall_time_s']:.0f} s: "
-          f"eval RMS {single['eval_rms']:.3e}, max {single['eval_max']:.3e} "
-          f"({result['single_over_multistage_eval_rms']:.1e} x the multi-stage RMS)")
-    print(f"L-BFGS cost per evaluation (3x{cost['width']}, {cost['num_points']} points): "
-          f"{cost['ratio_vs_python_loop']:.2f}x a Python loop of compiled evaluations, "
-          f"{cost['ratio_vs_compiled_loop']:.2f}x one compiled loop of evaluations "
-          f"(compilation excluded; each lbfgs_minimize call also compiles for ~{cost['compile_s_estimate']:.0f} s)")
+    if not args.multistage_only:
+        print(f"single network {single['parameters']} parameters (3x{width}), {single['wall_time_s']:.0f} s: "
+              f"eval RMS {single['eval_rms']:.3e}, max {single['eval_max']:.3e} "
+              f"({result['single_over_multistage_eval_rms']:.1e} x the multi-stage RMS)")
+        print(f"L-BFGS cost per evaluation (3x{cost['width']}, {cost['num_points']} points): "
+              f"{cost['ratio_vs_python_loop']:.2f}x a Python loop of compiled evaluations, "
+              f"{cost['ratio_vs_compiled_loop']:.2f}x one compiled loop of evaluations "
+              f"(compilation excluded; each lbfgs_minimize call also compiles for ~{cost['compile_s_estimate']:.0f} s)")
     print(f"wrote {out}")
     return 0
 

@@ -7,6 +7,7 @@ Settings (:mod:`~msnn_tf.engine.settings`), the frozen :class:`StagePlan`, the t
 
 from msnn_tf.engine.callbacks import CallbackList, ProgressCallback, StageCallback, configure_callbacks
 from msnn_tf.engine.loop import StageObjective, StageOutcome, run_stages
+from msnn_tf.engine.profile import TimeProfile
 from msnn_tf.engine.plan import StagePlan, first_layer_start, json_ready, kappa_hat_of
 from msnn_tf.engine.settings import PINNSettings, RegressionSettings, StageSettings
 from msnn_tf.engine.solvers import (BlockHooks, LeastSquaresCandidate, LeastSquaresChoice, TrainedStage,
@@ -15,5 +16,5 @@ from msnn_tf.engine.solvers import (BlockHooks, LeastSquaresCandidate, LeastSqua
 __all__ = [
     "BlockHooks", "CallbackList", "LeastSquaresCandidate", "LeastSquaresChoice", "PINNSettings", "ProgressCallback",
     "RegressionSettings", "StageCallback", "StageObjective", "StageOutcome", "StagePlan", "StageSettings",
-    "TrainedStage", "configure_callbacks", "first_layer_start", "json_ready", "kappa_hat_of", "run_stages", "select_least_squares", "train_adam_lbfgs",
+    "TimeProfile", "TrainedStage", "configure_callbacks", "first_layer_start", "json_ready", "kappa_hat_of", "run_stages", "select_least_squares", "train_adam_lbfgs",
 ]

@@ -84,7 +84,8 @@ class TrainedStage:
 def train_adam_lbfgs(value_and_gradients: Callable, initial_position, *, adam_steps: int, lbfgs_iterations: int,
                      learning_rate: float, settings, hooks: BlockHooks | None = None, stage_start: float | None = None,
                      resample=None, resample_every: int = 0, record=None,
-                     plateau_window: int | None = None, compile_loss_only: bool = False) -> TrainedStage:
+                     plateau_window: int | None = None, compile_loss_only: bool = False,
+                     min_block_gain: float | None = None) -> TrainedStage:
     """Adam then L-BFGS on a flat position (Algorithm 1 step 3, Algorithm 4).
 
     Args:
@@ -106,6 +107,10 @@ def train_adam_lbfgs(value_and_gradients: Callable, initial_position, *, adam_st
             4, section 4) compiling TFP's L-BFGS loop, which inlines the loss at each of its call sites,
             took 97 s against 9 s for the loss alone, and ~4.5 ms per evaluation inside the plain loop
             against 2.7 ms inside the compiled one: the loss alone wins for thousands of iterations.
+        min_block_gain: The stage stops paying for its iterations (``stop_rule``): Adam, then L-BFGS,
+            stops after a block of 500 steps that lowered its loss by less than this factor, and L-BFGS
+            is compiled as one program (``single_program``, one XLA compilation instead of two). ``None``:
+            the fixed budgets, and L-BFGS as the recorded runs compiled it.
     """
     stage_start = time.perf_counter() if stage_start is None else stage_start
     jit_compile = settings.jit_compile
@@ -117,14 +122,16 @@ def train_adam_lbfgs(value_and_gradients: Callable, initial_position, *, adam_st
                          decay_rate=settings.decay_rate, decay_steps=settings.decay_steps, jit_compile=jit_compile,
                          callback=None if hooks is None else hooks.optimizer("adam", adam_steps),
                          resample=resample if resample_every else None, resample_every=resample_every or None,
-                         record=record, plateau_window=plateau_window)
+                         record=record, plateau_window=plateau_window,
+                         min_block_gain=None if resample_every else min_block_gain)
     failure = adam.message if adam.failed else None
     adam_wall_time = time.perf_counter() - stage_start
     position, lbfgs = adam.position, None
     if failure is None and lbfgs_iterations > 0 and not (hooks is not None and hooks.stop):
         lbfgs = lbfgs_minimize(value_and_gradients, adam.position, max_iterations=lbfgs_iterations,
                                num_correction_pairs=settings.num_correction_pairs, jit_compile=jit_compile,
-                               callback=None if hooks is None else hooks.optimizer("lbfgs", lbfgs_iterations))
+                               callback=None if hooks is None else hooks.optimizer("lbfgs", lbfgs_iterations),
+                               min_block_gain=min_block_gain, single_program=min_block_gain is not None)
         if lbfgs.failed:
             failure = f"L-BFGS: {lbfgs.message}"
         else:

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf.optimizers.flat import as_position
+from msnn_tf.optimizers.progress import block_gain_stalled
 from msnn_tf.validation import positive_int
 
 __all__ = ["AdamResults", "adam_minimize"]
@@ -146,6 +147,7 @@ def adam_minimize(
     record: Callable | None = None,
     plateau_window: int | None = None,
     plateau_factor: float = 0.5,
+    min_block_gain: float | None = None,
 ) -> AdamResults:
     """Minimises a function of a flat float vector with Adam (Kingma & Ba, 2015).
 
@@ -183,6 +185,9 @@ def adam_minimize(
             window. Checked at block ends, at least ``2 * plateau_window`` steps after the previous
             cut (the reference PINN's rule).
         plateau_factor: See ``plateau_window``; in ``(0, 1)``.
+        min_block_gain: Stop after a full block that lowered the best objective seen by less than this
+            factor (``None``: never; see :func:`msnn_tf.optimizers.block_gain_stalled`). Must exceed 1;
+            not with ``resample`` (objectives on different samples are not comparable).
 
     Returns:
         :class:`AdamResults` holding the best position seen (the last one with ``resample``).
@@ -192,6 +197,11 @@ def adam_minimize(
     """
     _check_arguments(num_steps, learning_rate, decay_rate, decay_steps, block_size, plateau_window, plateau_factor,
                      resample, resample_every)
+    if min_block_gain is not None:
+        if not (math.isfinite(float(min_block_gain)) and min_block_gain > 1):
+            raise ValueError(f"`min_block_gain` must be a finite number above 1, got {min_block_gain!r}")
+        if resample is not None:
+            raise ValueError("`min_block_gain` cannot be used with `resample`: losses on different samples differ")
     start = time.perf_counter()
     position = as_position(initial_position)
     dtype = position.dtype
@@ -211,8 +221,9 @@ def adam_minimize(
     done = reported = last_cut = 0
     cuts = []
     finite = True
-    timed_out = stopped = False
-    while done < num_steps and finite and not timed_out and not stopped:
+    timed_out = stopped = stalled = False
+    best_before = value
+    while done < num_steps and finite and not timed_out and not stopped and not stalled:
         count = min(int(block_size), num_steps - done)
         if resample is not None:
             count = min(count, int(resample_every) - done % int(resample_every))
@@ -232,6 +243,12 @@ def adam_minimize(
         if callback is not None and taken and (done // int(block_size) > reported or done == num_steps or not finite):
             reported = done // int(block_size)
             stopped = callback(done, float(history[-1][-1]), times[-1]) is True
+        if min_block_gain is not None and finite and taken == int(block_size):
+            best_now = float(best_value)
+            stalled = done < num_steps and block_gain_stalled(best_before, best_now, min_block_gain)
+            if stalled:
+                stall_note = f"{best_before:.3e} -> {best_now:.3e}"
+            best_before = best_now
         if resample is not None and finite and done < num_steps and done % int(resample_every) == 0:
             resample(done)
         if plateau_window is not None and done - last_cut >= 2 * plateau_window and done < num_steps:
@@ -249,6 +266,9 @@ def adam_minimize(
         message = f"time_limit={time_limit} s reached after {done} steps"
     elif stopped and done < num_steps:
         message = f"stopped by the callback after {done} steps"
+    elif stalled:
+        message = (f"stopped after {done} steps: the last {int(block_size)} lowered the objective by less than a "
+                   f"factor {min_block_gain:g} ({stall_note})")
     else:
         message = f"completed {done} steps"
     if resample is not None:

@@ -85,6 +85,19 @@ class PINNObjective(StageObjective):
         return (f"MultiStagePINN: {num_stages} stage(s), d={self.problem.domain.dim}, "
                 f"{'gPINN' if self.settings.gradient_enhanced else 'PINN'}")
 
+    @property
+    def later_stages_solved(self) -> bool:
+        """Whether stages >= 1 are least-squares stages: ``stage_solver="least_squares"``, or ``"auto"``
+        for a problem the solve covers (one output; ``parameters``, ``constraints`` or ``symmetry``
+        only in 1-D). A solved stage takes the smooth residual a trained stage 0 leaves (1e-6..1e-3
+        relative) to round-off in one or two solves of ~0.3 s on a 1-D problem (eq. 3.3: 3.0e-5 ->
+        5.8e-16 in two), where the paper's trained stages take minutes."""
+        s, problem = self.settings, self.problem
+        if s.stage_solver != "auto":
+            return s.stage_solver == "least_squares"
+        special = bool(problem.parameters or problem.constraints or problem.symmetry)
+        return problem.output_dim == 1 and (problem.domain.dim == 1 or not special)
+
     def current_parameters(self) -> dict[str, float]:
         """The unknown parameters' values of the current model (initial values before any stage)."""
         return self.analyzer.parameters()
@@ -111,9 +124,15 @@ class PINNObjective(StageObjective):
 
     def collocation(self, stage, frequencies, draw: int = 0, refinement=None) -> np.ndarray:
         """Collocation points of a stage: Latin hypercube, at least eq. (2.10)'s count for ``frequencies``
-        (capped by ``max_collocation``), the box ends in 1-D, and the RAR points."""
+        (capped by ``max_collocation``), the box ends in 1-D, and the RAR points. With
+        ``stage_solver="auto"`` a solved stage in ``d >= 2`` takes at least four points per feature of
+        ``least_squares_width`` (a hand-set solver keeps ``num_collocation``): on eq. (3.44)
+        (Fig. 13) eq. (2.10) alone gave stage 1 1292 points, hence 323 features, and it stopped at
+        1.9e-12 RMS. In 1-D the eq. (2.10) count suffices (64 features took eq. 3.3 from 2e-7 to 5e-16)."""
         s, domain = self.settings, self.training_domain
         base = int(s.value("num_collocation", stage))
+        if stage > 0 and domain.dim >= 2 and s.stage_solver == "auto" and self.later_stages_solved:
+            base = max(base, 4 * s.least_squares_width)
         scaled = frequencies * (domain.upper - domain.lower) / 2.0
         per_axis = [spectral.min_points_for_frequency(f, s.points_safety) for f in scaled]
         wanted = min(s.max_collocation, max(base, int(np.prod(per_axis))))
@@ -328,7 +347,7 @@ class PINNObjective(StageObjective):
         if hand_gamma in ("auto", "pretrain") and eps_r == 0:
             gamma = 0.5  # a zero model that solves the equation (e.g. U = 0 of eq. 4.1): only the conditions speak
         gamma_g = 0.0 if not s.gradient_enhanced else (analysis.gamma_g if hand_gamma_g == "auto" else float(hand_gamma_g))
-        least_squares = stage > 0 and s.stage_solver == "least_squares"
+        least_squares = stage > 0 and self.later_stages_solved
         constraints = self._constraint_points(stage, analysis)
         constraint_rms = math.sqrt(self.constraint_loss(constraints)) if constraints and stage > 0 else math.nan
         parameter_scale, parameter_network, notes = self._parameter_plan(stage, analysis, epsilon, constraint_rms)
@@ -436,7 +455,8 @@ class PINNObjective(StageObjective):
                 resample=work.resample, resample_every=work.resample_every,
                 record=(lambda p: tf.stack(parts(p))) if s.record_loss_parts else None, plateau_window=s.plateau_window,
                 # constraints nest derivative tapes to high order: compile the loss, not each loop around it
-                compile_loss_only=bool(self.problem.constraints))
+                compile_loss_only=bool(self.problem.constraints),
+                min_block_gain=s.min_block_gain if s.uses_gain_rule(self.later_stages_solved) else None)
             failure = trained.failure
             flat.assign(trained.position)
         values = [float(v) for v in parts(flat.pack())]

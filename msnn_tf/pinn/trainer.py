@@ -108,7 +108,7 @@ class MultiStagePINN:
             collocation points' spacing), as the regressor does: the near-minimax weighting that stops a
             stage from leaving its largest error on the faces and corners, where no data lie beyond.
             The reported ``data_loss`` / ``equation_loss`` (and Algorithm 3's) are then the weighted means.
-        stage_solver: ``"adam_lbfgs"`` (default): every stage trained, Adam then L-BFGS (Algorithm 4).
+        stage_solver: ``"adam_lbfgs"``: every stage trained, Adam then L-BFGS (Algorithm 4, the paper's).
             ``"least_squares"``: stages >= 1 are one-hidden-layer ``sin`` networks (Xavier-normal, ``kappa``
             from eq. 2.9 with f_d of the residual) whose output layer minimises the stage loss of eq.
             (3.1) with the residual linearised at the current solution, ``r(u + eps v) ~ r(u) + eps
@@ -116,7 +116,14 @@ class MultiStagePINN:
             for equations linear in ``u``, one Gauss-Newton step otherwise (its error is second order
             in ``eps``). No gPINN term (``gamma_g`` 0). A solved stage that does not lower the equation
             residual is discarded. On eq. (3.44) (Fig. 13) one such stage took the error from 1.6e-3
-            to 9.7e-14 in 29 s. One output only.
+            to 9.7e-14 in 29 s. One output only. ``"auto"`` (default): least squares where it applies (one
+            output; with ``parameters``, ``constraints`` or ``symmetry`` in 1-D only), else trained
+            stages. On eq. (3.3) (Figs. 11-12) a trained stage 0 and two solved stages reach 5e-16.
+        stop_rule: When a trained stage stops: ``"budget"`` after ``adam_steps`` and
+            ``lbfgs_iterations``; ``"gain"`` after a block of 500 Adam steps or L-BFGS iterations that
+            lowered the loss by less than ``min_block_gain`` (caps still hold); ``"auto"`` (default):
+            ``"gain"`` when ``stage_solver="auto"`` solves the later stages, else ``"budget"``.
+        min_block_gain: See ``stop_rule``; above 1.
         least_squares_width: Features of a least-squares stage (at most a quarter of its collocation
             points).
         least_squares_kappa_factors: Candidates for ``kappa_hat / (pi f_d)``; each is solved on 7/8 of
@@ -147,9 +154,9 @@ class MultiStagePINN:
                  first_stage_epsilon: float = 1.0, first_stage_activation: str = "tanh", first_stage_kappa: float = 1.0,
                  first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
                  max_collocation: int = 20000, grid_points: int | None = None, open_margin: float = 0.0,
-                 loss_weighting: str = "uniform", stage_solver: str = "adam_lbfgs", least_squares_width=1000,
+                 loss_weighting: str = "uniform", stage_solver: str = "auto", least_squares_width=1000,
                  least_squares_kappa_factors=(1.0, 2.0, 4.0, 8.0), seed: int = 0, jit_compile: bool = True, verbose: int = 1,
-                 parameter_network="auto"):
+                 parameter_network="auto", stop_rule: str = "auto", min_block_gain: float = 2.0):
         if not isinstance(problem, Problem):
             raise ValueError(f"`problem` must be a msnn.pinn.Problem, got {type(problem).__name__}")
         settings = PINNSettings(
@@ -166,7 +173,7 @@ class MultiStagePINN:
             max_collocation=max_collocation, grid_points=grid_points, open_margin=open_margin,
             loss_weighting=loss_weighting, stage_solver=stage_solver, least_squares_width=least_squares_width,
             least_squares_kappa_factors=least_squares_kappa_factors, seed=seed, jit_compile=jit_compile,
-            verbose=verbose, parameter_network=parameter_network)
+            verbose=verbose, parameter_network=parameter_network, stop_rule=stop_rule, min_block_gain=min_block_gain)
         if settings.stage_solver == "least_squares" and problem.output_dim != 1:
             raise ValueError(f"`stage_solver='least_squares'` needs a problem with one output, got {problem.output_dim}")
         if settings.stage_solver == "least_squares" and (problem.parameters or problem.constraints or problem.symmetry) \

@@ -123,17 +123,26 @@ class RegressionObjective(StageObjective):
         return ((y - self.model.predict(x)) / self.scale)[:, 0]
 
     def stage_solver(self, x_train) -> str:
-        """The solver of stages >= 1: ``stage_solver``, with ``"auto"`` resolved by the data: least
-        squares in ``d >= 2`` when the loss can have four points per feature (a callable target, a
-        grid to refine, or enough scattered points), else Adam then L-BFGS."""
+        """The solver of stages >= 1: ``stage_solver``, with ``"auto"`` resolved by the data. In
+        ``d >= 2``: least squares when the loss can have four points per feature (a callable target, a
+        grid to refine, or enough scattered points). In 1-D: least squares when the data allow at least
+        ``min_least_squares_features`` features at four points each (a callable target always), else
+        Adam then L-BFGS."""
         s, data = self.settings, self.data
         if s.stage_solver != "auto":
             return s.stage_solver
         if data.input_dim < 2:
-            return "adam_lbfgs"
+            enough = min(s.least_squares_width, x_train.shape[0] // 4) >= s.min_least_squares_features
+            return "least_squares" if data.is_function or enough else "adam_lbfgs"
         refinable = data.grid is not None and s.grid_refinement > 1 and data.refinement_factor(2, s.max_points) > 1
         enough = x_train.shape[0] >= 4 * s.least_squares_width
         return "least_squares" if data.is_function or refinable or enough else "adam_lbfgs"
+
+    def min_block_gain(self, plan) -> float | None:
+        """``min_block_gain`` for a trained stage when the stop rule applies to it (the stages after it
+        are solved: see :meth:`~msnn_tf.engine.StageSettings.uses_gain_rule`), else ``None``."""
+        s = self.settings
+        return s.min_block_gain if s.uses_gain_rule(self.stage_solver(self.current[0]) == "least_squares") else None
 
     def _stage_points(self, stage, frequencies, wanted_loss_points):
         """A callable target's grid for the stage: hand-set, or eq. (2.10) for ``frequencies`` and room
@@ -250,7 +259,8 @@ class RegressionObjective(StageObjective):
         value_and_gradients, flat = mse_objective(work.network, work.x_scaled, work.target, work.weights)
         trained = train_adam_lbfgs(value_and_gradients, flat.pack(), adam_steps=plan.adam_steps,
                                    lbfgs_iterations=plan.lbfgs_iterations, learning_rate=plan.learning_rate,
-                                   settings=self.settings, hooks=hooks, stage_start=stage_start)
+                                   settings=self.settings, hooks=hooks, stage_start=stage_start,
+                                   min_block_gain=self.min_block_gain(plan))
         flat.assign(trained.position)
         return StageOutcome(work.network, trained.failure, None, {"trained": trained})
 
@@ -332,10 +342,18 @@ class RegressionObjective(StageObjective):
             validation_max=after.validation_max if self.model.num_stages else None, wall_time=wall_time,
             accepted=accepted, message=message, grid_refinement=plan.extras["grid_refinement"])
 
+    def roundoff_level(self) -> float:
+        """The RMS error at which the data's own rounding is reached: ``4 eps max|y|`` (``eps`` of the
+        model's dtype); a further stage could only fit round-off."""
+        return 4.0 * float(np.finfo(self.settings.dtype).eps) * float(np.max(np.abs(self.current[1])))
+
     def stop_reason(self, report) -> str | None:
         reached = report.validation_rms if report.validation_rms is not None else report.train_rms
         if self.target_rms is not None and reached <= self.target_rms:
             return f"target_rms {self.target_rms:.3e} reached after stage {report.stage}"
+        if report.train_rms <= self.roundoff_level():
+            return (f"round-off reached after stage {report.stage} (train RMS {report.train_rms:.3e} <= 4 eps max|y| = "
+                    f"{self.roundoff_level():.3e})")
         return None
 
 
