@@ -64,6 +64,10 @@ class ResidualAnalyzer:
         self.model = model
         self.grid_points = grid_points
         self.grid = uniform_grid(problem.domain, grid_points)
+        self._grid_tensor = tf.constant(self.grid)
+        # Partials of each (frozen) stage network on the grid, unscaled: ``{id: (network, keys, partials)}``.
+        # The network itself is held, so its id cannot be reused while the entry lives.
+        self._grid_cache: dict[int, tuple] = {}
 
     def residual_keys(self, plus_one: bool = False):
         """Multi-indices of ``u`` and every derivative the residual reads (``plus_one``: and one order more per axis, for gPINN)."""
@@ -87,14 +91,25 @@ class ResidualAnalyzer:
         """Partials of ``sum_j eps_j u_j`` (first ``num_stages`` stages) at ``x`` for ``keys``."""
         count = self.model.num_stages if num_stages is None else num_stages
         total = None
-        for network, epsilon in zip(self.model.stage_networks[:count], self.model.epsilons[:count]):
-            # In blocks of rows: nested tapes keep every intermediate, (rows x width) numbers each, which
-            # for a least-squares stage (1000 units) on a 161^2 grid would take tens of GB.
-            rows = max(256, 2_000_000 // max(layer.units for layer in dense_layers(network)))
-            blocks = [partial_derivatives(self.stage_function(network), x[lo:lo + rows], derivative_requests(keys))
-                      for lo in range(0, int(x.shape[0]), rows)]
-            partials = Partials({k: tf.concat([b.values[k] for b in blocks], axis=0) for k in keys},
-                                self.problem.domain.dim).scaled(tf.constant(epsilon, tf.float64))
+        on_grid = x is self._grid_tensor
+        networks = self.model.stage_networks[:count]
+        if on_grid:  # forget the stages the model no longer holds (a discarded stage)
+            self._grid_cache = {i: entry for i, entry in self._grid_cache.items()
+                                if any(entry[0] is n for n in self.model.stage_networks)}
+        for network, epsilon in zip(networks, self.model.epsilons[:count]):
+            cached = self._grid_cache.get(id(network)) if on_grid else None
+            if cached is not None and cached[0] is network and cached[1] == tuple(keys):
+                values = cached[2]
+            else:
+                # In blocks of rows: nested tapes keep every intermediate, (rows x width) numbers each,
+                # which for a least-squares stage (1000 units) on a 161^2 grid would take tens of GB.
+                rows = max(256, 2_000_000 // max(layer.units for layer in dense_layers(network)))
+                blocks = [partial_derivatives(self.stage_function(network), x[lo:lo + rows], derivative_requests(keys))
+                          for lo in range(0, int(x.shape[0]), rows)]
+                values = {k: tf.concat([b.values[k] for b in blocks], axis=0) for k in keys}
+                if on_grid:  # a stage in the model is frozen: its partials on the grid do not change
+                    self._grid_cache[id(network)] = (network, tuple(keys), values)
+            partials = Partials(values, self.problem.domain.dim).scaled(tf.constant(epsilon, tf.float64))
             total = partials if total is None else total + partials
         if total is None:
             # One tensor per key: a shared one would merge the keys' gradients (beta_m) on a tape.
@@ -106,7 +121,7 @@ class ResidualAnalyzer:
         """The residual of the current model (first ``num_stages`` stages) on the uniform grid: its RMS,
         per-axis f_d (input units), beta RMS per residual term, the eq. (3.19) estimate, gamma_g of eq.
         (3.40) and the residual with each Fourier component divided by its eq. (3.19) factor."""
-        x = tf.constant(self.grid)
+        x = self._grid_tensor
         keys = self.residual_keys(plus_one=True)
         partials = self.model_partials(x, keys, num_stages)
         problem = self.problem

@@ -104,7 +104,8 @@ class MultiStageRegressor:
             ``stage_solver="auto"`` solves a 1-D stage.
         least_squares_width: Features of a least-squares stage; at most a quarter of the stage's loss
             points and, for fixed data, at most the number of data points are used (so that the stage
-            cannot interpolate the samples). Least-squares stages always start their biases at random
+            cannot interpolate the samples); in 1-D at most 1024 (``regression.objective.MAX_FEATURES_1D``:
+            1-D sin features span few directions, the solve's rank stayed below 1700 of 4000). Least-squares stages always start their biases at random
             phases (``sin_bias_initializer`` applies to trained stages).
         least_squares_kappa_factors: Candidates for ``kappa_hat / (pi f_d)`` of a least-squares stage (the
             features' frequencies then have a standard deviation of half the factor times ``f_d`` per
