@@ -61,12 +61,27 @@ class LeastSquaresResult:
     message: str
 
 
+#: Numbers (rows x units) per chunk when a network is evaluated outside the optimizers: the float64
+#: ``sin`` of a layer makes about ten temporaries of that size, so a chunk costs ~160 MB at most (one
+#: block of 32000 rows x 1000 features at once took the process to 4.5 GB, ``tools/bench_scaling.py``).
+CHUNK_NUMBERS = 2_000_000
+
+
+def _chunk_rows(network: keras.Model) -> int:
+    units = max([int(getattr(layer, "units", 1)) for layer in network.layers] + [1])
+    return max(1, CHUNK_NUMBERS // units)
+
+
 def _hidden_features(network: keras.Model, x: np.ndarray) -> np.ndarray:
-    """Output of every layer but the last, as float64 ``(N, M)``."""
-    h = keras.ops.convert_to_tensor(x, dtype=network.layers[0].compute_dtype)
-    for layer in network.layers[:-1]:
-        h = layer(h)
-    return np.asarray(keras.ops.convert_to_numpy(h), dtype=np.float64)
+    """Output of every layer but the last, as float64 ``(N, M)`` (evaluated in chunks of rows)."""
+    rows = _chunk_rows(network)
+    parts = []
+    for lo in range(0, x.shape[0], rows):
+        h = keras.ops.convert_to_tensor(x[lo:lo + rows], dtype=network.layers[0].compute_dtype)
+        for layer in network.layers[:-1]:
+            h = layer(h)
+        parts.append(np.asarray(keras.ops.convert_to_numpy(h), dtype=np.float64))
+    return np.concatenate(parts, axis=0)
 
 
 def feature_network(input_dim: int, width: int, frequency: float, factor: float, seed: int, name: str,
@@ -89,12 +104,18 @@ def held_out_mask(num_points: int, num_candidates: int, seed: int) -> np.ndarray
 
 
 def network_values(network: keras.Model, x, block_rows: int = 100_000) -> np.ndarray:
-    """``network(x)`` as float64 ``(N, outputs)``, in blocks of rows. (``keras.Model.predict`` would
-    cast float64 inputs to float32 first: 2.6e-7 off for a sin layer with kappa 50.)"""
+    """``network(x)`` as float64 ``(N, outputs)``, in blocks of ``block_rows`` rows, the hidden layers of
+    a block evaluated in chunks of :data:`CHUNK_NUMBERS` numbers. (``keras.Model.predict`` would cast
+    float64 inputs to float32 first: 2.6e-7 off for a sin layer with kappa 50.)"""
     x = np.asarray(x, dtype=np.float64)
-    return np.concatenate([
-        np.asarray(keras.ops.convert_to_numpy(network(x[lo:lo + block_rows])), dtype=np.float64)
-        for lo in range(0, x.shape[0], block_rows)])
+    output = network.layers[-1]
+    blocks = []
+    for lo in range(0, x.shape[0], block_rows):
+        # The hidden layers in chunks (bounded memory), the output layer on the whole block (its sums
+        # round as they did when the block was evaluated at once).
+        hidden = keras.ops.convert_to_tensor(_hidden_features(network, x[lo:lo + block_rows]), dtype=output.compute_dtype)
+        blocks.append(np.asarray(keras.ops.convert_to_numpy(output(hidden)), dtype=np.float64))
+    return np.concatenate(blocks)
 
 
 def solve_output_layer(

@@ -78,6 +78,7 @@ def stage_metrics(history, model, x_eval, y_eval) -> list[dict]:
             "kappa_hat": report.kappa_hat,
             "first_activation": report.first_activation,
             "width": report.width,
+            "depth": report.depth,
             "num_points": report.num_points,
             "adam_steps": report.adam_steps,
             "lbfgs_iterations": report.lbfgs_iterations,

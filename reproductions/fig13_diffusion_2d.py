@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     problem = diffusion_problem()
     start = time.perf_counter()
     if args.stage_solver == "least_squares":
-        settings |= dict(stage_solver="least_squares", least_squares_width=100 if args.quick else 1000)
+        settings |= dict(least_squares_width=100 if args.quick else 1000)
     solver = msnn.MultiStagePINN(problem, stage_solver=args.stage_solver, gradient_enhanced=True, loss_weighting="chebyshev", seed=args.seed,
                                  verbose=args.verbose, **settings)
     history = solver.fit(num_stages=num_stages)

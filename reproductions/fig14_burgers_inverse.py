@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         settings = dict(width=20, adam_steps=3000, lbfgs_iterations=5000)
     solved = args.stage_solver == "least_squares"
     if solved:
-        settings.update(stage_solver="least_squares", num_collocation=(256, 400 if args.quick else 4000),
+        settings.update(num_collocation=(256, 400 if args.quick else 4000),
                         least_squares_width=100 if args.quick else 800)
     before = 1 if args.quick else 2  # stages before the compared last stage (--quick: 2 stages in all)
     problem = burgers_problem(constraint_points=16 if args.quick else 64)

@@ -76,9 +76,8 @@ def test_regressor_callbacks_record_the_run_and_stop_after_stage_one():
 
 def test_pinn_callbacks_record_the_run_and_stop_after_stage_one():
     recorder = Recorder()
-    # Trained stages (a solved stage's plan leaves kappa_hat to the solve).
-    solver = msnn.MultiStagePINN(golden_runs.ode_problem(), adam_steps=100, lbfgs_iterations=100, verbose=0,
-                                 stage_solver="adam_lbfgs")
+    # The default solver: stage 0 trained, stage 1 solved.
+    solver = msnn.MultiStagePINN(golden_runs.ode_problem(), adam_steps=100, lbfgs_iterations=100, verbose=0)
     history = solver.fit(num_stages=3, callbacks=[recorder, StopAfterTwo()])
     assert [s.stage for s in history.stages] == [0, 1] and solver.model.num_stages == 2
     assert history.message == "stopped by a callback after stage 1"
@@ -86,7 +85,13 @@ def test_pinn_callbacks_record_the_run_and_stop_after_stage_one():
     for plan, report in zip(recorder.plans, history.stages):
         assert (plan.epsilon, plan.extras["gamma"], plan.extras["gamma_g"], plan.num_points) == (
             report.epsilon, report.gamma, report.gamma_g, report.num_collocation)
-        assert plan.extras["residual_rms"] == report.residual_rms and plan.kappa_hat == report.kappa_hat
+        assert plan.extras["residual_rms"] == report.residual_rms
+        if plan.solver == "adam_lbfgs":
+            assert plan.kappa_hat == report.kappa_hat
+        else:  # a solved stage's plan leaves kappa_hat to the solve: the chosen candidate's
+            assert plan.kappa_hat is None
+            assert report.kappa_hat == solver.model.stage_networks[plan.stage].layers[0].kappa_hat
+    assert [plan.solver for plan in recorder.plans] == ["adam_lbfgs", "least_squares"]
 
 
 def test_stop_training_within_a_block_ends_the_stage_and_keeps_it():

@@ -49,7 +49,8 @@ def test_quick_run(name, tmp_path):
     if name.split("_")[0] in ("fig01", "fig05", "fig06", "fig11"):  # automatic multi-stage runs: >= 10x overall
         assert len(accepted) >= 2 and accepted[-1]["rms_error"] < accepted[0]["rms_error"] / 10
     for stage in accepted[1:]:
-        assert stage["epsilon"] > 0 and stage["dominant_frequency"][0] >= 0 and stage["iterations"] > 0
+        solved = stage.get("depth") == 1 and stage["iterations"] == 0  # a least-squares stage: no iterations
+        assert stage["epsilon"] > 0 and stage["dominant_frequency"][0] >= 0 and (stage["iterations"] > 0 or solved)
     if name.startswith("fig01"):
         # Float32 two-stage result beats the single network even in quick mode (tolerance: 10x).
         assert metrics["final_rms_error"] * 10 < metrics["single_adam_rms_error"]

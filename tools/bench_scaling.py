@@ -4,20 +4,22 @@ Each measurement runs in its own process (peak resident memory from ``getrusage`
 between sizes) and times the stage with :class:`msnn_tf.TimeProfile`, so compilation is separated
 from the steady cost. Kinds:
 
-* ``trained_1d``: a trained regression stage (3x20 tanh network, 500 Adam steps and 500 L-BFGS
-  iterations, ``stop_rule="budget"``) on ``N`` 1-D points, N = 1e3 .. 1e6;
+* ``trained_1d``: a trained regression stage (3x20 tanh network, the loss of eq. 2.1 through
+  :func:`msnn_tf.mse_objective`, Adam then one-program L-BFGS, 200 steps each in blocks of 50) on ``N``
+  1-D points, N = 1e3 .. 1e6; the time is per 1000 Adam steps plus 1000 L-BFGS iterations;
 * ``trained_2d``: the same on an ``n x n`` grid of 2-D points;
 * ``solved_1d``: one least-squares stage (:func:`msnn_tf.solve_output_layer`) of 1000 sin features on
   ``N`` 1-D points, N = 4e3 .. 1e6;
 * ``features``: one least-squares stage of ``M`` features, M = 250 .. 4000, on 4M points;
-* ``pinn``: a trained PINN stage of eq. (3.3) (500 Adam steps, 500 L-BFGS iterations) on ``N``
-  collocation points, N = 256 .. 65536.
+* ``pinn``: the stage-0 loss of eq. (3.3) that ``MultiStagePINN`` builds, on ``N`` collocation points
+  (N = 256 .. 65536), timed like ``trained_1d``.
 
 For each kind the steady time (compilation excluded) is fitted to ``c N^p`` on the sizes >= the
 second, and the JSON holds every measurement; the PNG shows time and memory against size on log-log
 axes.
 
-Usage: ``python tools/bench_scaling.py [--out results/bench_scaling.json] [--quick] [--kinds K ...]``.
+Usage: ``python tools/bench_scaling.py [--out results/bench_scaling.json] [--quick] [--kinds K ...]
+[--update]``.
 """
 
 from __future__ import annotations
@@ -51,15 +53,36 @@ def _target(x):
     return (np.sin(2.0 * x[:, :1] + 1.0) + 0.2 * np.exp(1.3 * x[:, -1:]))
 
 
+def _timed_optimizers(value_and_gradients, position, steps: int) -> tuple[float, float]:
+    """``(steady seconds per 1000 steps, compile seconds)`` of Adam then L-BFGS on one loss, each run in
+    blocks of ``steps // 4`` so that the first block (which compiles) can be told from the others."""
+    import msnn_tf as msnn
+
+    block = max(1, steps // 4)
+    per_step, compile_time = [], 0.0
+    adam = msnn.adam_minimize(value_and_gradients, position, steps, learning_rate=1e-3, block_size=block)
+    lbfgs = msnn.lbfgs_minimize(value_and_gradients, adam.position, max_iterations=steps, block_size=block,
+                                single_program=True)
+    for counts, times in ((adam.block_steps, adam.times), (lbfgs.iterations, lbfgs.times)):
+        counts, times = list(counts), list(times)
+        if len(counts) >= 2 and counts[-1] > counts[0]:
+            rate = (times[-1] - times[0]) / (counts[-1] - counts[0])
+            per_step.append(rate)
+            compile_time += max(0.0, times[0] - rate * counts[0])
+    return 1000.0 * sum(per_step), compile_time
+
+
 def measure(kind: str, size: int, quick: bool) -> dict:
-    """One measurement in this process: ``{"kind", "size", "wall_s", "steady_s", "compile_s", "peak_rss_mb"}``."""
+    """One measurement in this process: ``{"kind", "size", "wall_s", "steady_s", "compile_s",
+    "peak_rss_mb"}``; ``steady_s`` is seconds per 1000 Adam steps plus 1000 L-BFGS iterations for the
+    trained kinds (compilation excluded), the solve's seconds for the least-squares kinds."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
+    import tensorflow as tf
 
     import msnn_tf as msnn
 
-    steps = 50 if quick else 500
-    profile = msnn.TimeProfile()
+    steps = 40 if quick else 200
     start = time.perf_counter()
     if kind in ("trained_1d", "trained_2d"):
         if kind == "trained_1d":
@@ -68,17 +91,15 @@ def measure(kind: str, size: int, quick: bool) -> dict:
             n = int(round(size**0.5))
             axis = np.linspace(-1.0, 1.0, n)
             x = np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
-        regressor = msnn.MultiStageRegressor(adam_steps=steps, lbfgs_iterations=steps, stop_rule="budget",
-                                             end_refinement_cells=0, grid_refinement=1, verbose=0)
-        regressor.fit(x, _target(x), num_stages=1, callbacks=[profile])
-        stage = profile.stages[0]
-        steady, compile_time = stage["adam"] + stage["lbfgs"], stage["compile"]
+        network = msnn.build_stage_network(x.shape[1], width=20, depth=3, seed=0)
+        value_and_gradients, flat = msnn.mse_objective(network, tf.constant(x), tf.constant(_target(x)))
+        steady, compile_time = _timed_optimizers(value_and_gradients, flat.pack(), steps)
     elif kind in ("solved_1d", "features"):
+        from msnn_tf.least_squares import feature_network
+
         features = 1000 if kind == "solved_1d" else size
         points = size if kind == "solved_1d" else 4 * size
         x = np.linspace(-1.0, 1.0, points)[:, None]
-        from msnn_tf.least_squares import feature_network
-
         network = feature_network(1, features, 3.0, 3.0, 0, "stage_1")
         result = msnn.solve_output_layer(network, x, np.sin(9.0 * x) * np.exp(x))
         steady, compile_time = result.wall_time, 0.0
@@ -87,11 +108,10 @@ def measure(kind: str, size: int, quick: bool) -> dict:
 
         problem = pinn.Problem(pinn.Interval(-1.0, 1.0), lambda x, u, d: d["x"] - (u + x), ["x"],
                                [pinn.PointValues([[0.0]], [[0.0]])])
-        solver = msnn.MultiStagePINN(problem, num_collocation=size, max_collocation=size, adam_steps=steps,
-                                     lbfgs_iterations=steps, stop_rule="budget", verbose=0)
-        solver.fit(num_stages=1, callbacks=[profile])
-        stage = profile.stages[0]
-        steady, compile_time = stage["adam"] + stage["lbfgs"], stage["compile"]
+        solver = msnn.MultiStagePINN(problem, num_collocation=size, max_collocation=size, verbose=0)
+        plan = solver.objective.plan_stage(0)  # the stage-0 loss the solver would train, on `size` points
+        value_and_gradients, flat, _ = solver.objective.work.make_loss(plan.extras["gamma"], solver.objective.work.network)
+        steady, compile_time = _timed_optimizers(value_and_gradients, flat.pack(), steps)
     else:
         raise ValueError(f"unknown kind {kind!r}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kilobytes on Linux
@@ -115,6 +135,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="results/bench_scaling.json")
     parser.add_argument("--quick", action="store_true", help="two small sizes per kind, few steps (smoke test)")
     parser.add_argument("--kinds", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--update", action="store_true", help="keep the other kinds already in --out")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -144,6 +165,10 @@ def main(argv=None) -> int:
         print(f"{kind:>11}: time ~ N^{results[kind]['time_exponent']}, peak memory ~ N^{results[kind]['memory_exponent']}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.update and out.exists():  # keep the kinds measured before, replace the ones measured now
+        previous = json.loads(out.read_text())
+        if previous.get("quick") == args.quick:
+            results = {**previous.get("kinds", {}), **results}
     out.write_text(json.dumps({"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                                            "python": sys.version.split()[0]}, "quick": args.quick,
                                "kinds": results}, indent=1))
