@@ -100,6 +100,8 @@ def test_stop_rule_settings(cls):
     assert not cls(stage_solver="least_squares").uses_gain_rule(True)
     assert cls(stop_rule="gain", stage_solver="adam_lbfgs").uses_gain_rule(False)
     assert not cls(stop_rule="budget").uses_gain_rule(True)
+    assert cls().block_gain(True) == 2.0 and cls().block_gain(False) is None
+    assert cls(stop_rule="gain", min_block_gain=3.0).block_gain(False) == 3.0
     for name, value in (("stop_rule", "fast"), ("min_block_gain", 1.0), ("min_block_gain", math.nan)):
         with pytest.raises(ValueError, match=f"`{name}`"):
             cls(**{name: value})

@@ -165,6 +165,11 @@ class StageSettings:
             return self.stage_solver == "auto" and later_stages_solved
         return self.stop_rule == "gain"
 
+    def block_gain(self, later_stages_solved: bool) -> float | None:
+        """``min_block_gain`` when :meth:`uses_gain_rule` says a trained stage stops by it, else ``None``
+        (the fixed budgets): the value the optimizers take."""
+        return self.min_block_gain if self.uses_gain_rule(later_stages_solved) else None
+
     def stage_seed(self, stage: int) -> int:
         """Seed of stage ``stage``'s initialisers and samplers: ``seed + 1000 stage``."""
         return self.seed + 1000 * stage

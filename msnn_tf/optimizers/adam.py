@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf.optimizers.flat import as_position
-from msnn_tf.optimizers.progress import block_gain_stalled
+from msnn_tf.optimizers.progress import block_gain_stalled, check_min_block_gain
 from msnn_tf.validation import positive_int
 
 __all__ = ["AdamResults", "adam_minimize"]
@@ -197,11 +197,9 @@ def adam_minimize(
     """
     _check_arguments(num_steps, learning_rate, decay_rate, decay_steps, block_size, plateau_window, plateau_factor,
                      resample, resample_every)
-    if min_block_gain is not None:
-        if not (math.isfinite(float(min_block_gain)) and min_block_gain > 1):
-            raise ValueError(f"`min_block_gain` must be a finite number above 1, got {min_block_gain!r}")
-        if resample is not None:
-            raise ValueError("`min_block_gain` cannot be used with `resample`: losses on different samples differ")
+    check_min_block_gain(min_block_gain)
+    if min_block_gain is not None and resample is not None:
+        raise ValueError("`min_block_gain` cannot be used with `resample`: losses on different samples differ")
     start = time.perf_counter()
     position = as_position(initial_position)
     dtype = position.dtype

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf.optimizers.flat import as_position
-from msnn_tf.optimizers.progress import block_gain_stalled
+from msnn_tf.optimizers.progress import block_gain_stalled, check_min_block_gain
 
 __all__ = ["LbfgsResults", "lbfgs_minimize"]
 
@@ -112,8 +112,7 @@ def lbfgs_minimize(
                         ("max_line_search_iterations", max_line_search_iterations)):
         if isinstance(value, bool) or int(value) != value or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    if min_block_gain is not None and not (math.isfinite(float(min_block_gain)) and min_block_gain > 1):
-        raise ValueError(f"`min_block_gain` must be a finite number above 1, got {min_block_gain!r}")
+    check_min_block_gain(min_block_gain)
     start = time.perf_counter()
     position = as_position(initial_position)
     if max_iterations == 0:
@@ -182,7 +181,7 @@ def lbfgs_minimize(
         message = f"stopped by the callback after {iteration} iterations"
     elif stalled_gain and iteration < max_iterations:
         message = (f"stopped after {iteration} iterations: the last {int(block_size)} lowered the objective by less "
-                   f"than a factor {min_block_gain:g} ({losses[-2] if len(losses) > 1 else initial_value:.3e} -> {value:.3e})")
+                   f"than a factor {min_block_gain:g} ({previous:.3e} -> {value:.3e})")
     elif timed_out and iteration < max_iterations:
         message = f"time_limit={time_limit} s reached after {iteration} iterations"
     else:

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["block_gain_stalled"]
+__all__ = ["block_gain_stalled", "check_min_block_gain"]
+
+
+def check_min_block_gain(value) -> None:
+    """``ValueError`` naming ``min_block_gain`` unless ``value`` is ``None`` or a finite number above 1."""
+    if value is not None and not (math.isfinite(float(value)) and value > 1):
+        raise ValueError(f"`min_block_gain` must be a finite number above 1, got {value!r}")
 
 
 def block_gain_stalled(before: float, after: float, min_gain: float) -> bool:

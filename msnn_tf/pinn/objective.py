@@ -456,7 +456,7 @@ class PINNObjective(StageObjective):
                 record=(lambda p: tf.stack(parts(p))) if s.record_loss_parts else None, plateau_window=s.plateau_window,
                 # constraints nest derivative tapes to high order: compile the loss, not each loop around it
                 compile_loss_only=bool(self.problem.constraints),
-                min_block_gain=s.min_block_gain if s.uses_gain_rule(self.later_stages_solved) else None)
+                min_block_gain=s.block_gain(self.later_stages_solved))
             failure = trained.failure
             flat.assign(trained.position)
         values = [float(v) for v in parts(flat.pack())]

@@ -24,6 +24,7 @@ from msnn_tf.networks import build_stage_network
 from msnn_tf.optimizers import FlatParameters
 from msnn_tf.reporting import StageReport
 from msnn_tf.staged_model import StagedModel
+from msnn_tf.validation import positive_int
 from msnn_tf.weighting import boundary_weights
 
 __all__ = ["Errors", "MAX_FEATURES_1D", "RegressionObjective", "mse_objective"]
@@ -73,9 +74,7 @@ def mse_objective(network: keras.Model, x_scaled, target, weights=None, block_ro
     rows = int(x_scaled.shape[0])
     if block_rows is None:
         block_rows = rows if rows <= BLOCKED_LOSS_ROWS else 8192
-    if isinstance(block_rows, bool) or int(block_rows) != block_rows or block_rows <= 0:
-        raise ValueError(f"`block_rows` must be a positive integer, got {block_rows!r}")
-    block_rows = int(block_rows)
+    block_rows = positive_int("block_rows", block_rows)
 
     if block_rows >= rows:
         def value_and_gradients(position):
@@ -183,12 +182,6 @@ class RegressionObjective(StageObjective):
         refinable = data.grid is not None and s.grid_refinement > 1 and data.refinement_factor(2, s.max_points) > 1
         enough = x_train.shape[0] >= 4 * s.least_squares_width
         return "least_squares" if data.is_function or refinable or enough else "adam_lbfgs"
-
-    def min_block_gain(self, plan) -> float | None:
-        """``min_block_gain`` for a trained stage when the stop rule applies to it (the stages after it
-        are solved: see :meth:`~msnn_tf.engine.StageSettings.uses_gain_rule`), else ``None``."""
-        s = self.settings
-        return s.min_block_gain if s.uses_gain_rule(self.stage_solver(self.current[0]) == "least_squares") else None
 
     def _stage_points(self, stage, frequencies, wanted_loss_points):
         """A callable target's grid for the stage: hand-set, or eq. (2.10) for ``frequencies`` and room
@@ -308,7 +301,8 @@ class RegressionObjective(StageObjective):
         trained = train_adam_lbfgs(value_and_gradients, flat.pack(), adam_steps=plan.adam_steps,
                                    lbfgs_iterations=plan.lbfgs_iterations, learning_rate=plan.learning_rate,
                                    settings=self.settings, hooks=hooks, stage_start=stage_start,
-                                   min_block_gain=self.min_block_gain(plan))
+                                   min_block_gain=self.settings.block_gain(
+                                       self.stage_solver(self.current[0]) == "least_squares"))
         flat.assign(trained.position)
         return StageOutcome(work.network, trained.failure, None, {"trained": trained})
 
@@ -399,9 +393,10 @@ class RegressionObjective(StageObjective):
         reached = report.validation_rms if report.validation_rms is not None else report.train_rms
         if self.target_rms is not None and reached <= self.target_rms:
             return f"target_rms {self.target_rms:.3e} reached after stage {report.stage}"
-        if report.train_rms <= self.roundoff_level():
+        level = self.roundoff_level()
+        if report.train_rms <= level:
             return (f"round-off reached after stage {report.stage} (train RMS {report.train_rms:.3e} <= 4 eps max|y| = "
-                    f"{self.roundoff_level():.3e})")
+                    f"{level:.3e})")
         return None
 
 
