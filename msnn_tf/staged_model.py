@@ -10,9 +10,13 @@ import numpy as np
 from keras import ops
 
 from msnn_tf.layers import InputScaling
+from msnn_tf.transforms import dense_layers
 from msnn_tf.validation import check_float_dtype
 
 __all__ = ["StagedModel"]
+
+#: ``predict`` evaluates in row blocks when rows x widest layer exceeds this.
+PREDICT_NUMBERS = 16_000_000
 
 
 def _check_epsilon(epsilon) -> float:
@@ -233,7 +237,14 @@ class StagedModel(keras.Model):
             raise ValueError(f"`num_stages` must be between 0 and {self.num_stages}, got {num_stages!r}")
         if x.shape[0] == 0:
             return np.zeros((0, self.output_dim), dtype=dtype)
-        step = x.shape[0] if batch_size is None else int(batch_size)
+        if batch_size is None:
+            # All rows at once unless a wide stage would hold more than PREDICT_NUMBERS numbers per
+            # intermediate (a 2000-unit solved stage on a 201^2 grid took several GB at once).
+            widest = max((layer.units for network in self.stage_networks[:count] for layer in dense_layers(network)),
+                         default=1)
+            step = x.shape[0] if x.shape[0] * widest <= PREDICT_NUMBERS else max(1, PREDICT_NUMBERS // widest)
+        else:
+            step = int(batch_size)
         parts = []
         for i in range(0, x.shape[0], step):
             scaled = self._compiled("scale", self.input_scaling)(tf.constant(x[i:i + step]))

@@ -76,8 +76,10 @@ def test_regressor_callbacks_record_the_run_and_stop_after_stage_one():
 
 def test_pinn_callbacks_record_the_run_and_stop_after_stage_one():
     recorder = Recorder()
-    # The default solver: stage 0 trained, stage 1 solved.
-    solver = msnn.MultiStagePINN(golden_runs.ode_problem(), adam_steps=100, lbfgs_iterations=100, verbose=0)
+    # The default solver: stage 0 trained, stage 1 solved (16 features: not at round-off, which would stop
+    # the fit by itself).
+    solver = msnn.MultiStagePINN(golden_runs.ode_problem(), adam_steps=100, lbfgs_iterations=100, least_squares_width=16,
+                                 verbose=0)
     history = solver.fit(num_stages=3, callbacks=[recorder, StopAfterTwo()])
     assert [s.stage for s in history.stages] == [0, 1] and solver.model.num_stages == 2
     assert history.message == "stopped by a callback after stage 1"

@@ -140,3 +140,46 @@ def test_network_values_keep_float64_inputs():
     direct = np.asarray(network(x))
     np.testing.assert_allclose(network_values(network, x, block_rows=5), direct, rtol=0, atol=1e-14)
     assert np.max(np.abs(network.predict(x, verbose=0) - direct)) > 1e-10
+
+
+def test_qr_least_squares_matches_gelsy_on_the_whole_matrix():
+    # A tall, rank-deficient system (two equal columns): the same minimiser as LAPACK gelsy on the
+    # whole matrix, to 1e-12 relative (both resolve the rank with pivoted QR).
+    from scipy.linalg import lstsq
+
+    from msnn_tf.least_squares import qr_least_squares
+
+    rng = np.random.default_rng(4)
+    matrix = rng.normal(size=(300, 40))
+    matrix[:, 7] = matrix[:, 3]
+    rhs = rng.normal(size=300)
+    expected = lstsq(matrix, rhs, lapack_driver="gelsy")[0]
+    solution = qr_least_squares(matrix.copy(), rhs)
+    np.testing.assert_allclose(matrix @ solution, matrix @ expected, rtol=0, atol=1e-12 * np.linalg.norm(rhs))
+    # Fewer rows than columns: handed to gelsy directly (interpolates).
+    wide = rng.normal(size=(10, 20))
+    np.testing.assert_allclose(wide @ qr_least_squares(wide, rhs[:10]), rhs[:10], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("best_factor, extensions, solved", [
+    (4.0, 3, [1.0, 2.0, 4.0, 8.0]),                # best inside the ladder: no extension
+    (16.0, 3, [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]),   # best above it: doubled until the score worsens
+    (1000.0, 2, [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]),  # at most `max_extensions` more
+    (16.0, 0, [1.0, 2.0, 4.0, 8.0]),               # the regressor's ladder stays as given
+])
+def test_least_squares_ladder_extends_upwards_while_its_top_is_best(best_factor, extensions, solved):
+    from msnn_tf.engine import LeastSquaresCandidate, select_least_squares
+
+    class Hooks:
+        def message(self, kind, text):
+            pass
+
+    calls = []
+
+    def solve(factor, fit):
+        calls.append(factor)
+        return LeastSquaresCandidate(network=factor, score=abs(np.log2(factor / best_factor)), failed=False, message="")
+
+    choice = select_least_squares((1.0, 2.0, 4.0, 8.0), solve, 800, 0, Hooks(), max_extensions=extensions)
+    assert calls == solved
+    assert choice.candidate.network == min(solved, key=lambda f: abs(np.log2(f / best_factor)))

@@ -90,8 +90,13 @@ def test_check_reports_bad_residuals_and_solutions():
                               [pinn.PointValues([[0.0]], [[0.0]])])
     with pytest.raises(ValueError, match="non-finite"):
         non_finite.check(exact_tf)
+    # A condition of the wrong width fails when the problem is built, naming the condition.
+    with pytest.raises(ValueError, match=r"`PointValues.values` must have shape \(1, 2\), got shape \(1, 1\)"):
+        ode_problem(output_dim=2)
+    two_outputs = pinn.Problem(pinn.Interval(-1.0, 1.0), lambda x, u, d: d["x"] - (u + x), ["x"],
+                               [pinn.PointValues([[0.0]], [[0.0, 0.0]])], output_dim=2)
     with pytest.raises(ValueError, match="solution must have shape"):
-        ode_problem(output_dim=2).check(exact_tf)
+        two_outputs.check(exact_tf)
     ode_problem().check(exact_tf)  # a correct problem passes
 
 

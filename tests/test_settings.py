@@ -3,6 +3,8 @@ JSON round trips."""
 
 import json
 
+import numpy as np
+
 import pytest
 
 import msnn_tf as msnn
@@ -32,6 +34,7 @@ def test_settings_round_trip_through_json(cls):
     ("learning_rate", float("nan")), ("lbfgs_iterations", -3), ("num_collocation", 0), ("num_collocation", 10.7),
     ("decay_rate", 0.0), ("decay_rate", 1.5), ("decay_steps", -10.0), ("kappa_factor", float("inf")),
     ("points_safety", 0.0), ("max_collocation", 0), ("grid_points", 1.5), ("depth", (3, 0)),
+    ("least_squares_width", 0), ("least_squares_width", "wide"), ("least_squares_width", 2.5),
 ])
 def test_pinn_solver_checks_every_setting(name, value):
     """Sizes that ``int()`` would silently truncate, and rates outside their ranges, are errors that
@@ -57,3 +60,14 @@ def test_grid_settings_cannot_change_after_the_solver_is_built():
         solver.settings = {"width": 10}
     solver.settings = solver.settings.replace(width=12)
     assert solver.width == 12 and solver.objective.settings.width == 12
+
+
+@pytest.mark.parametrize("dimension, expected", [(1, 1000), (2, 2000), (3, 3000)])
+def test_auto_least_squares_width_follows_the_dimension(dimension, expected):
+    from msnn_tf import pinn
+
+    box = pinn.Box([0.0] * dimension, [1.0] * dimension)
+    problem = pinn.Problem(box, lambda x, u, d: d.laplacian(), ["xx", "yy", "zz"][:dimension],
+                           [pinn.DirichletBoundary(lambda x: np.zeros(len(x)), points_per_face=10)])
+    assert msnn.MultiStagePINN(problem, verbose=0).objective.least_squares_width == expected
+    assert msnn.MultiStagePINN(problem, least_squares_width=300, verbose=0).objective.least_squares_width == 300

@@ -242,6 +242,7 @@ class PINNSettings(StageSettings):
     open_margin: float = 0.0
     parameter_network: str | tuple[str, ...] = "auto"
     stage_solver: str = "auto"
+    least_squares_width: int | str = "auto"
 
     STAGE_SOLVERS: ClassVar[tuple] = ("auto", "adam_lbfgs", "least_squares")
     PER_STAGE: ClassVar[frozenset] = StageSettings.PER_STAGE | {
@@ -259,4 +260,6 @@ class PINNSettings(StageSettings):
             bias_initializer=_optional(_choice("glorot")), first_stage_epsilon=_positive, max_collocation=_positive_int,
             grid_points=_optional(_positive_int),
             parameter_network=_per_stage(lambda v: False, "", str, ("auto", "always", "never")),
-            open_margin=_scalar(lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]", float))
+            open_margin=_scalar(lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]", float),
+            least_squares_width=_scalar(lambda v: v == "auto" or (_is_int(v) and v > 0), "a positive integer or 'auto'",
+                                        lambda v: v if v == "auto" else int(v)))

@@ -12,24 +12,31 @@ from msnn_tf.pinn.constraints import ResidualDerivative
 from msnn_tf.pinn.domains import SAMPLERS, Box, Interval, Rectangle, SpaceTimeBox
 from msnn_tf.pinn.losses import data_loss, equation_loss, gradient_loss, pinn_loss
 from msnn_tf.pinn.magnitude import MagnitudeEstimate, solution_magnitude
-from msnn_tf.pinn.problem import DirichletBoundary, InitialCondition, PointValues, Problem
+from msnn_tf.pinn.conditions import (ConditionRows, DirichletBoundary, InitialCondition, NeumannBoundary, OperatorCondition,
+                                     PeriodicBoundary, PointValues, RobinBoundary)
+from msnn_tf.pinn.problem import Problem
 from msnn_tf.pinn.trainer import MultiStagePINN, PINNHistory, PINNStageReport
 from msnn_tf.pinn.weights import EquationWeightSearch, convergence_ratio, pretrain_equation_weight
 
 __all__ = [
     "Box",
+    "ConditionRows",
     "DirichletBoundary",
     "EquationWeightSearch",
     "InitialCondition",
     "Interval",
     "MagnitudeEstimate",
     "MultiStagePINN",
+    "NeumannBoundary",
+    "OperatorCondition",
     "PINNHistory",
     "PINNStageReport",
+    "PeriodicBoundary",
     "PointValues",
     "Problem",
     "ResidualDerivative",
     "Rectangle",
+    "RobinBoundary",
     "SAMPLERS",
     "SpaceTimeBox",
     "convergence_ratio",

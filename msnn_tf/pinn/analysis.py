@@ -39,6 +39,8 @@ class Analysis:
         error_values: The residual with each Fourier component divided by its eq. (3.19) factor.
         sensitivities: Per unknown parameter (section 4), ``(RMS of dr/dlambda, its dominant frequency,
             the error a unit change of lambda drives: eq. 3.19 applied to dr/dlambda)``.
+        term_scale: ``sum_m RMS(beta_m d^m u)``: the size of the residual's terms, whose rounding sets the
+            level below which the residual cannot fall.
     """
 
     residual_rms: float
@@ -48,6 +50,7 @@ class Analysis:
     gamma_g: float
     error_values: np.ndarray
     sensitivities: dict = dataclasses.field(default_factory=dict)
+    term_scale: float = 0.0
 
 
 class ResidualAnalyzer:
@@ -142,11 +145,12 @@ class ResidualAnalyzer:
         # RMS(beta_m) prod_i (2 pi f_i)^m_i over all m picks the dominant term by itself, which is what
         # Appendix C (eq. C.6) asks for when a small coefficient multiplies the highest derivative
         # (singular perturbation); for other equations the highest term dominates and this is eq. (3.19).
-        betas, denominator = [], 0.0
+        betas, denominator, term_scale = [], 0.0, 0.0
         for key in term_keys:
             beta = tape.gradient(residual, partials.values[key], unconnected_gradients=tf.UnconnectedGradients.ZERO)
             beta_rms = spectral.rms(beta.numpy())
             betas.append(beta_rms)
+            term_scale += spectral.rms(beta.numpy() * partials.values[key].numpy())
             denominator += beta_rms * float(np.prod((2.0 * math.pi * frequencies) ** np.asarray(key)))
         estimate = eps_r / denominator if denominator > 0 else eps_r
         # Eq. (3.19) divides the whole residual by its dominant frequency's factor; a residual with
@@ -168,7 +172,7 @@ class ResidualAnalyzer:
             sensitivity = accumulator.jvp(value_p, unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy()
             sensitivities[name] = self._parameter_error(sensitivity, term_keys, betas, span)
         return Analysis(float(eps_r), frequencies, tuple(betas), float(estimate), float(gamma_g), error_values,
-                        sensitivities)
+                        sensitivities, float(term_scale))
 
     def _parameter_error(self, sensitivity, term_keys, betas, span):
         """``(RMS, f, RMS / sum_m RMS(beta_m) prod_i (2 pi f_i)^m_i)`` of ``dr/dlambda`` (eq. 3.19 for

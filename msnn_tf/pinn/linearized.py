@@ -12,17 +12,56 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.linalg
 import tensorflow as tf
 
 from msnn_tf import spectral
 from msnn_tf.derivatives import Partials
 from msnn_tf.engine import LeastSquaresCandidate
-from msnn_tf.least_squares import feature_network
+from msnn_tf.least_squares import feature_network, qr_least_squares
 from msnn_tf.pinn.constraints import residual_derivative
+from msnn_tf.pinn.stage_loss import linearize_condition
 from msnn_tf.transforms import SymmetricNetwork
 
 __all__ = ["LinearizedStage", "ParameterLinearizedStage"]
+
+
+def _linearized_operators(operator_points, input_dim, axis_names, scale) -> list:
+    """Per operator condition: ``(mismatch (N, k), {(set, key): beta (N, k)}, scaled point sets, weights (N,))``."""
+    operators = []
+    for state in operator_points:
+        mismatch, betas = linearize_condition(state, input_dim, axis_names)
+        sets = tuple(scale(np.asarray(x)) for x in state.points)
+        operators.append((mismatch, betas, sets, np.asarray(state.weights)[:, 0]))
+    return operators
+
+
+def _condition_count(num_value_rows: int, operators) -> int:
+    """Rows of the data loss: value-condition rows plus every operator condition's ``N k``."""
+    return num_value_rows + sum(m.shape[0] * m.shape[1] for m, _, _, _ in operators)
+
+
+def _operator_blocks(operators, columns, weight: float, count: int) -> tuple[list, list]:
+    """The least-squares rows of the operator conditions: per mismatch column ``j`` the linearised
+    condition ``sum_(set, key) beta[:, j] d^key v(x_set)`` against ``-mismatch[:, j]``, each row weighted
+    ``sqrt(weight w / count)`` as a row of the data loss. ``columns(h, key)`` gives the features' ``d^key``
+    at scaled points ``h``."""
+    blocks, rhs = [], []
+    for mismatch, betas, sets, w in operators:
+        row = np.sqrt(weight * w / count)
+        cached = {}
+        for j in range(mismatch.shape[1]):
+            total = 0.0
+            for (i, key), beta in betas.items():
+                if not np.any(beta[:, j]):
+                    continue
+                if (i, key) not in cached:
+                    cached[(i, key)] = columns(sets[i], key)
+                total = total + beta[:, j, None] * cached[(i, key)]
+            if np.isscalar(total):
+                continue
+            blocks.append(row[:, None] * total)
+            rhs.append(-row * mismatch[:, j])
+    return blocks, rhs
 
 
 class LinearizedStage:
@@ -38,7 +77,7 @@ class LinearizedStage:
         frozen_data: The frozen stages' values at ``x_d``.
     """
 
-    def __init__(self, analyzer, plan, collocation, conditions, frozen_values, frozen_data):
+    def __init__(self, analyzer, plan, collocation, conditions, frozen_values, frozen_data, operator_points=()):
         problem, model = analyzer.problem, analyzer.model
         self.plan = plan
         self.d = problem.domain.dim
@@ -61,6 +100,17 @@ class LinearizedStage:
         self.slope = 2.0 / (upper - lower)  # d h / d x of the model's input scaling
         self.h_c, self.h_d = (model.scale_inputs(p).numpy() for p in (self.x_c, x_d))
         self.frequency = float(np.max(np.asarray(plan.dominant_frequency) / self.slope))
+        self.operators = _linearized_operators(operator_points, self.d, problem.domain.axis_names,
+                                               lambda x: model.scale_inputs(x).numpy())
+        self.count = _condition_count(len(self.h_d), self.operators)
+
+    def _columns(self, z, kappa, kernel, key) -> np.ndarray:
+        """``d^key`` of every column (the sin features at pre-activations ``z``, then the output bias)."""
+        order = int(sum(key))
+        scale = np.prod([(kappa * self.slope[j] * kernel[j]) ** key[j] for j in range(self.d)], axis=0)
+        values = np.sin(z + order * math.pi / 2.0)
+        return np.concatenate([scale * values, np.full((len(z), 1), 1.0 if order == 0 else 0.0)],
+                              axis=1)
 
     def solve(self, factor: float, fit: np.ndarray) -> LeastSquaresCandidate:
         """Solves the candidate of ``kappa_hat = factor pi f_d`` on the collocation points in ``fit`` (and
@@ -68,25 +118,25 @@ class LinearizedStage:
         plan, d, width = self.plan, self.d, self.plan.width
         epsilon, gamma = plan.epsilon, plan.extras["gamma"]
         row_c = np.sqrt(gamma * self.w_c / fit.sum())  # the means of eq. (3.1) over the points solved on
-        row_d = np.sqrt((1.0 - gamma) * self.w_d / len(self.h_d))
+        row_d = np.sqrt((1.0 - gamma) * self.w_d / self.count)
         network = feature_network(d, width, self.frequency, factor, plan.seed, f"stage_{plan.stage}")
         layer = network.layers[0]
         kappa, kernel, bias = layer.kappa, layer.kernel.numpy(), layer.bias.numpy()
         z_c = kappa * (self.h_c @ kernel) + bias
         a_c = np.zeros((len(self.x_c), width + 1))
         for key in self.term_keys:
-            order = int(sum(key))
-            scale = np.prod([(kappa * self.slope[j] * kernel[j]) ** key[j] for j in range(d)], axis=0)
-            a_c[:, :width] += self.betas[key][:, None] * scale * np.sin(z_c + order * math.pi / 2.0)
-            if order == 0:
-                a_c[:, width] += self.betas[key]
-        a_d = np.concatenate([np.sin(kappa * (self.h_d @ kernel) + bias), np.ones((len(self.h_d), 1))], axis=1)
-        matrix = epsilon * np.concatenate([row_c[fit, None] * a_c[fit], row_d[:, None] * a_d])
-        rhs = -np.concatenate([row_c[fit] * self.r_prev[fit], row_d * (self.u_d - self.y_d[:, 0])])
+            a_c += self.betas[key][:, None] * self._columns(z_c, kappa, kernel, key)
+        zero = (0,) * d
+        a_d = self._columns(kappa * (self.h_d @ kernel) + bias, kappa, kernel, zero)
+        blocks, rhs = _operator_blocks(
+            self.operators, lambda h, key: self._columns(kappa * (h @ kernel) + bias, kappa, kernel, key), 1.0 - gamma,
+            self.count)
+        matrix = epsilon * np.concatenate([row_c[fit, None] * a_c[fit], row_d[:, None] * a_d] + blocks)
+        rhs = np.concatenate([-row_c[fit] * self.r_prev[fit], -row_d * (self.u_d - self.y_d[:, 0])] + rhs)
         heading = f"least squares, {width} sin features, kappa_hat {layer.kappa_hat:.2f}"
         if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
             return LeastSquaresCandidate(network, math.nan, True, f"{heading}: non-finite rows")
-        coefficients = scipy.linalg.lstsq(matrix, rhs, lapack_driver="gelsy")[0]
+        coefficients = qr_least_squares(matrix, rhs)
         after = self.r_prev + epsilon * (a_c @ coefficients)
         score = spectral.rms(row_c[~fit] * after[~fit]) if not fit.all() else spectral.rms(row_c * after)
         network.layers[-1].kernel.assign(coefficients[:width, None])
@@ -160,6 +210,8 @@ class ParameterLinearizedStage:
                 for name in self.names], axis=1) if self.names else np.zeros((len(value), 0))
             self.constraints.append((state, jets, gamma_s, value, columns))
         self.frequency = float(np.max(np.asarray(plan.dominant_frequency)) / self.slope)
+        self.operators = _linearized_operators(work.operator_points, 1, problem.domain.axis_names, self.scale)
+        self.count = _condition_count(len(self.h_d), self.operators)
 
     def _parameter_derivative(self, function, name) -> np.ndarray:
         """``d function(p) / d p[name]`` at the current parameters, per row (forward mode)."""
@@ -198,9 +250,16 @@ class ParameterLinearizedStage:
         a_c = np.concatenate([a_c, self.r_lambda], axis=1)
         a_d = np.concatenate([self._features(self.h_d, a, b, 0), np.zeros((len(self.h_d), len(self.names)))], axis=1)
         row_c = np.sqrt(gamma * self.w_c / fit.sum())
-        row_d = np.sqrt((1.0 - gamma) * self.w_d / len(self.h_d))
+        row_d = np.sqrt((1.0 - gamma) * self.w_d / self.count)
         blocks = [row_c[fit, None] * a_c[fit], row_d[:, None] * a_d]
         rhs = [-row_c[fit] * self.r_prev[fit], -row_d * self.mismatch]
+        # Operator conditions do not read the parameters: zero columns for their deltas.
+        operator_blocks, operator_rhs = _operator_blocks(
+            self.operators, lambda h, key: np.concatenate([self._features(h, a, b, key[0]),
+                                                           np.zeros((len(h), len(self.names)))], axis=1),
+            1.0 - gamma, self.count)
+        blocks += operator_blocks
+        rhs += operator_rhs
         for state, jets, gamma_s, value, columns in self.constraints:
             h_s = self.scale(state.points.numpy())
             count, size = len(h_s), width + 1
@@ -220,7 +279,7 @@ class ParameterLinearizedStage:
         heading = f"least squares, {width} sin features, kappa_hat {layer.kappa_hat:.2f}"
         if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
             return LeastSquaresCandidate(network, math.nan, True, f"{heading}: non-finite rows")
-        solution = scipy.linalg.lstsq(matrix, rhs, lapack_driver="gelsy")[0]
+        solution = qr_least_squares(matrix, rhs)
         coefficients, deltas = solution[:width + 1], solution[width + 1:]
         after = self.r_prev + epsilon * (a_c @ solution)
         score = spectral.rms(row_c[~fit] * after[~fit]) if not fit.all() else spectral.rms(row_c * after)

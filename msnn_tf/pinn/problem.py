@@ -21,12 +21,16 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf.derivatives import Partials, parse_derivative, partial_derivatives
+from msnn_tf.pinn.conditions import (OPERATOR_CONDITIONS, VALUE_CONDITIONS, ConditionRows, DirichletBoundary,
+                                     InitialCondition, NeumannBoundary, OperatorCondition, PeriodicBoundary, PointValues,
+                                     RobinBoundary)
 from msnn_tf.pinn.constraints import ResidualDerivative
-from msnn_tf.pinn.domains import Box, SpaceTimeBox
+from msnn_tf.pinn.domains import Box
 from msnn_tf.transforms import SYMMETRIES
 from msnn_tf.validation import positive_int
 
-__all__ = ["DirichletBoundary", "InitialCondition", "ParameterValues", "PointValues", "Problem", "UndeclaredParameterError"]
+__all__ = ["ConditionRows", "DirichletBoundary", "InitialCondition", "NeumannBoundary", "OperatorCondition",
+           "ParameterValues", "PeriodicBoundary", "PointValues", "Problem", "RobinBoundary", "UndeclaredParameterError"]
 
 
 class UndeclaredParameterError(ValueError):
@@ -88,67 +92,6 @@ def _check_parameters(parameters) -> dict[str, float]:
     return checked
 
 
-def _values(name: str, values, rows: int, output_dim: int) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 1:
-        values = values[:, None]
-    if values.shape != (rows, output_dim):
-        raise ValueError(f"`{name}` must have shape ({rows}, {output_dim}), got shape {values.shape}")
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"`{name}` must be finite, got non-finite values")
-    return values
-
-
-class PointValues:
-    """``u(points) = values``: data or point conditions (the data loss ``L_d`` of eq. 3.2)."""
-
-    def __init__(self, points, values):
-        self.points = np.asarray(points, dtype=np.float64)
-        self.values = np.asarray(values, dtype=np.float64)
-
-    def sample(self, domain: Box, output_dim: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(x, u)`` arrays, checked against the domain."""
-        points = domain.check_inside("PointValues.points", self.points.reshape(-1, domain.dim) if self.points.ndim == 1 else self.points)
-        return points, _values("PointValues.values", self.values, points.shape[0], output_dim)
-
-
-class DirichletBoundary:
-    """``u = function(x)`` on the faces of the domain (all faces, or the ``(axis, side)`` pairs given).
-
-    Args:
-        function: Maps ``(N, d)`` points to ``(N,)`` or ``(N, m)`` values (NumPy).
-        points_per_face: Points per face (Latin hypercube; one end point per face in 1-D).
-        faces: Optional list of ``(axis, side)`` faces, side 0 lower and 1 upper.
-    """
-
-    def __init__(self, function: Callable, points_per_face: int = 100, faces: Sequence[tuple[int, int]] | None = None):
-        if not callable(function):
-            raise ValueError(f"`function` must be callable, got {function!r}")
-        self.function = function
-        self.points_per_face = positive_int("points_per_face", points_per_face)
-        self.faces = faces
-
-    def sample(self, domain: Box, output_dim: int, seed: int | None = None):
-        points = domain.boundary(self.points_per_face, seed=seed, faces=self.faces)
-        return points, _values("DirichletBoundary.function(x)", self.function(points), points.shape[0], output_dim)
-
-
-class InitialCondition:
-    """``u(x, t_start) = function(x, t_start)`` on a :class:`SpaceTimeBox`."""
-
-    def __init__(self, function: Callable, num_points: int = 100):
-        if not callable(function):
-            raise ValueError(f"`function` must be callable, got {function!r}")
-        self.function = function
-        self.num_points = positive_int("num_points", num_points)
-
-    def sample(self, domain: Box, output_dim: int, seed: int | None = None):
-        if not isinstance(domain, SpaceTimeBox):
-            raise ValueError(f"an InitialCondition needs a SpaceTimeBox domain, got {type(domain).__name__}")
-        points = domain.initial(self.num_points, seed=seed)
-        return points, _values("InitialCondition.function(x)", self.function(points), points.shape[0], output_dim)
-
-
 class Problem:
     """A differential equation ``r(x, u, d) = 0`` on a domain, with conditions.
 
@@ -159,7 +102,10 @@ class Problem:
             ``(N, m)``, ``d`` a :class:`~msnn_tf.Partials` holding the derivatives listed in
             ``derivatives`` (``d["xx"]``, ``d["t"]``, ``d.laplacian()``). Written with TensorFlow ops.
         derivatives: Keys of the derivatives the residual reads, e.g. ``["x"]`` or ``["t", "xx"]``.
-        conditions: :class:`PointValues`, :class:`DirichletBoundary`, :class:`InitialCondition`.
+        conditions: Value conditions (:class:`PointValues`, :class:`DirichletBoundary`,
+            :class:`InitialCondition`) and operator conditions (:class:`NeumannBoundary`,
+            :class:`RobinBoundary`, :class:`PeriodicBoundary`, :class:`OperatorCondition`); see
+            :mod:`msnn_tf.pinn.conditions`.
         output_dim: Number of solution components ``m``.
         exact: Optional exact solution ``(N, d) -> (N, m)`` (NumPy), for true errors in reports.
         parameters: Unknown parameters of the equation (a combined forward-inverse problem, section 4):
@@ -195,8 +141,9 @@ class Problem:
         if not self.conditions:
             raise ValueError("`conditions` must hold at least one condition (a PINN without one is not well posed)")
         for condition in self.conditions:
-            if not hasattr(condition, "sample"):
-                raise ValueError(f"a condition must be PointValues, DirichletBoundary or InitialCondition, got {condition!r}")
+            if not isinstance(condition, VALUE_CONDITIONS + OPERATOR_CONDITIONS):
+                names = ", ".join(c.__name__ for c in VALUE_CONDITIONS + OPERATOR_CONDITIONS)
+                raise ValueError(f"a condition must be one of {names}, got {condition!r}")
         self.output_dim = positive_int("output_dim", output_dim)
         self.exact = exact
         self.parameters = _check_parameters(parameters)
@@ -217,6 +164,26 @@ class Problem:
         self.symmetry = symmetry
         if self.takes_parameters:
             self._probe_parameters()
+        self._check_conditions()
+
+    def _check_conditions(self) -> None:
+        """Samples every condition once (faces on this domain, shapes of the values) and evaluates each
+        operator condition on a smooth trial function, so that a wrong face, a function returning the
+        wrong shape or an operator reading an unknown derivative fails here, naming the condition."""
+        for condition in self.conditions:
+            condition.closed_faces(self.domain)  # checks the condition's faces against the domain
+        self.condition_data(seed=0)
+        trial = lambda z: 0.5 + 0.25 * tf.tile(tf.reduce_sum(tf.sin(z), axis=1, keepdims=True), [1, self.output_dim])
+        for rows in self.operator_rows(seed=0):
+            xs = [tf.constant(points) for points in rows.points]
+            partials = [partial_derivatives(trial, x, [dict(enumerate(k)) for k in rows.keys], self.domain.axis_names)
+                        for x in xs]
+            try:
+                value = rows.mismatch(xs, partials)
+            except KeyError as error:
+                raise ValueError(f"{rows.name}: {error.args[0]}; list it in the condition's `derivatives`") from None
+            if value.shape.rank != 2 or value.shape[0] != xs[0].shape[0]:
+                raise ValueError(f"{rows.name} must give shape (N, k) at N points, got shape {tuple(value.shape)}")
 
     def _probe_parameters(self) -> None:
         """Evaluates the residual once on a smooth trial function, so that a residual reading an
@@ -242,37 +209,51 @@ class Problem:
         return tuple(max(o[i] for o in tops) for i in range(self.domain.dim)) if tops else (0,) * self.domain.dim
 
     def open_faces(self) -> list[tuple[int, int]]:
-        """The ``(axis, side)`` faces of the domain that carry no condition: no
-        :class:`DirichletBoundary` on them, not the initial face of an :class:`InitialCondition`
-        and, in 1-D, no :class:`PointValues` point on them (e.g. the final time of an evolution
-        problem, or both ends of an ODE with a condition inside)."""
-        domain = self.domain
+        """The ``(axis, side)`` faces of the domain that carry no condition: no boundary condition
+        (Dirichlet, Neumann, Robin, periodic) on them, not the initial face of an
+        :class:`InitialCondition` and, in 1-D, no :class:`PointValues` point on them (e.g. the final
+        time of an evolution problem, or both ends of an ODE with a condition inside)."""
         closed = set()
         for condition in self.conditions:
-            if isinstance(condition, DirichletBoundary):
-                closed.update(tuple(f) for f in (domain.faces() if condition.faces is None else condition.faces))
-            elif isinstance(condition, InitialCondition) and isinstance(domain, SpaceTimeBox):
-                closed.add((domain.time_axis, 0))
-            elif isinstance(condition, PointValues) and domain.dim == 1:
-                points = np.asarray(condition.points, dtype=np.float64).reshape(-1)
-                span = domain.upper[0] - domain.lower[0]
-                for side, end in ((0, domain.lower[0]), (1, domain.upper[0])):
-                    if np.any(np.abs(points - end) <= 1e-12 * span):
-                        closed.add((0, side))
-        return [face for face in domain.faces() if face not in closed]
+            closed.update(condition.closed_faces(self.domain))
+        return [face for face in self.domain.faces() if face not in closed]
 
-    def condition_data(self, seed: int | None = None, domain: Box | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """All condition points and values stacked: ``(x_d, u_d)`` of the data loss.
+    @property
+    def value_conditions(self) -> list:
+        """The conditions on ``u`` itself (:class:`PointValues`, :class:`DirichletBoundary`, :class:`InitialCondition`)."""
+        return [c for c in self.conditions if isinstance(c, VALUE_CONDITIONS)]
+
+    @property
+    def operator_conditions(self) -> list:
+        """The conditions on derivatives (:class:`NeumannBoundary`, :class:`RobinBoundary`,
+        :class:`PeriodicBoundary`, :class:`OperatorCondition`)."""
+        return [c for c in self.conditions if isinstance(c, OPERATOR_CONDITIONS)]
+
+    def condition_data(self, seed: int | None = None, domain: Box | None = None,
+                       min_points_per_face: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The value conditions' points and values stacked: ``(x_d, u_d)`` of the data loss (``(0, d)`` and
+        ``(0, m)`` when every condition is an operator condition).
 
         Args:
-            seed: Seed of the samplers (condition ``i`` uses ``seed + i``).
+            seed: Seed of the samplers (condition ``i`` of :attr:`conditions` uses ``seed + i``).
             domain: Box to sample the boundary and initial conditions on (default the problem's;
                 the solver passes its training box, grown past open faces).
+            min_points_per_face: At least this many points per face (a solved stage asks for more).
         """
         domain = self.domain if domain is None else domain
-        parts = [c.sample(domain, self.output_dim, seed=None if seed is None else seed + i)
-                 for i, c in enumerate(self.conditions)]
+        parts = [c.sample(domain, self.output_dim, seed=None if seed is None else seed + i,
+                          min_points_per_face=min_points_per_face)
+                 for i, c in enumerate(self.conditions) if isinstance(c, VALUE_CONDITIONS)]
+        if not parts:
+            return np.zeros((0, domain.dim)), np.zeros((0, self.output_dim))
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def operator_rows(self, seed: int | None = None, domain: Box | None = None,
+                      min_points_per_face: int | None = None) -> list[ConditionRows]:
+        """The operator conditions' :class:`ConditionRows` (same seeds and arguments as :meth:`condition_data`)."""
+        domain = self.domain if domain is None else domain
+        return [c.rows(self, domain, seed=None if seed is None else seed + i, min_points_per_face=min_points_per_face)
+                for i, c in enumerate(self.conditions) if isinstance(c, OPERATOR_CONDITIONS)]
 
     def partials(self, function: Callable, x) -> Partials:
         """The derivatives the residual needs (and ``u`` itself) of ``function`` at ``x``."""

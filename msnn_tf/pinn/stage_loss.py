@@ -11,7 +11,9 @@ parameters of the equation (section 4) train in the same flat vector:
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from msnn_tf.derivatives import Partials, partial_derivatives
@@ -19,8 +21,12 @@ from msnn_tf.optimizers import FlatParameters
 from msnn_tf.pinn.analysis import derivative_requests
 from msnn_tf.pinn.constraints import residual_derivative
 from msnn_tf.pinn.losses import combined_loss, data_loss, equation_loss, gradient_loss
+from msnn_tf.transforms import dense_layers
 
-__all__ = ["ConstraintPoints", "StageParameters", "stage_loss"]
+__all__ = ["ConstraintPoints", "OperatorPoints", "StageParameters", "linearize_condition", "stage_loss"]
+
+#: ``parts`` evaluates the losses in blocks of at most this many (rows x widest layer) numbers.
+PARTS_NUMBERS = 2_000_000
 
 
 @dataclasses.dataclass
@@ -64,8 +70,51 @@ class ConstraintPoints:
         return self.weight if self.weight is not None else gamma * self.relative_weight
 
 
+@dataclasses.dataclass
+class OperatorPoints:
+    """An operator condition (:class:`~msnn_tf.pinn.conditions.ConditionRows`) at a stage: its point sets
+    as tensors, the frozen stages' partials there (``{multi-index: tensor}`` per set) and the point
+    weights ``(N, 1)``."""
+
+    rows: Any
+    points: tuple
+    frozen: tuple
+    weights: tf.Tensor
+
+    def mismatch(self, new_partials=None, epsilon=None, input_dim=None, axis_names=None) -> tf.Tensor:
+        """The condition's mismatch ``(N, k)`` of the frozen stages plus ``epsilon`` times the new network's
+        partials (one ``{key: tensor}`` per set), or of the frozen stages alone."""
+        partials = []
+        for i, frozen in enumerate(self.frozen):
+            values = {k: frozen[k] + (0.0 if new_partials is None else epsilon * new_partials[i][k]) for k in self.rows.keys}
+            partials.append(Partials(values, input_dim, axis_names))
+        return self.rows.mismatch(list(self.points), partials)
+
+
+def linearize_condition(state: OperatorPoints, input_dim: int, axis_names) -> tuple[np.ndarray, dict]:
+    """``(mismatch (N, k), {(set, key): beta (N, k)})`` of an operator condition at the frozen stages:
+    ``beta`` the derivative of each mismatch column with respect to ``d^key u`` on point set ``set``,
+    row by row (the condition's linearisation, as eq. 3.17 linearises the residual)."""
+    frozen = tuple({k: tf.convert_to_tensor(v) for k, v in f.items()} for f in state.frozen)
+    watched = dataclasses.replace(state, frozen=frozen)
+    with tf.GradientTape(persistent=True) as tape:
+        for values in frozen:
+            for key in state.rows.keys:
+                tape.watch(values[key])
+        mismatch = watched.mismatch(input_dim=input_dim, axis_names=axis_names)
+        columns = [mismatch[:, j] for j in range(int(mismatch.shape[1]))]
+    betas = {}
+    for i, values in enumerate(frozen):
+        for key in state.rows.keys:
+            betas[(i, key)] = np.stack([
+                tape.gradient(column, values[key], unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy()[:, 0]
+                for column in columns], axis=1)
+    del tape
+    return mismatch.numpy(), betas
+
+
 def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, gamma, gamma_g, loss_scale,
-               parameters: StageParameters | None = None, constraints=()):
+               parameters: StageParameters | None = None, constraints=(), operator_points=()):
     """``(value_and_gradients, flat, parts)`` of a stage's loss over ``network``'s flat weights.
 
     Args:
@@ -82,6 +131,8 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
         loss_scale: The loss is divided by this (both terms O(1) at the stage start).
         parameters: The unknown parameters (:class:`StageParameters`), trained with the network.
         constraints: :class:`ConstraintPoints`: ``+ gamma_s L_s`` per constraint (eq. 4.2).
+        operator_points: :class:`OperatorPoints` of the operator conditions: their mismatch rows join the
+            value conditions' rows in ``L_d`` (one mean over every condition row).
 
     Returns:
         ``value_and_gradients(position) -> (loss, gradient)``, the
@@ -100,12 +151,16 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
     d, names = problem.domain.dim, problem.domain.axis_names
     residual_keys = analyzer.residual_keys()
     constraints = list(constraints)
+    max_units = max((layer.units for layer in dense_layers(network)), default=1)
 
-    def losses(position):
+    def losses(position, rows=None):
         values_p = None if parameters is None else parameters.values(flat.unpack(position)[num_weights:])
         x_c_now = tf.convert_to_tensor(x_c)
         w_c_now = tf.convert_to_tensor(w_c)
         frozen_now = {k: tf.convert_to_tensor(v) for k, v in frozen.items()}
+        if rows is not None:
+            x_c_now, w_c_now = x_c_now[rows[0]:rows[1]], w_c_now[rows[0]:rows[1]]
+            frozen_now = {k: v[rows[0]:rows[1]] for k, v in frozen_now.items()}
 
         def u_new(x):
             # Unpacked at each call, as before parameters existed: the compiled graph (and its rounding)
@@ -127,13 +182,25 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
             residual = problem.residual_values(x_c_now, partials, values_p)
             gradient = tf.constant(0.0, tf.float64)
         u_data = frozen_data + eps * u_new(x_d)
+        data = data_loss(u_data, y_d, w_d)
+        if operator_points:
+            # One mean over every condition row: value rows (w (u - g)^2) and operator rows (w B[u]^2).
+            count = int(y_d.shape[0]) * int(y_d.shape[1])
+            total = data * count if count else tf.constant(0.0, tf.float64)
+            for state in operator_points:
+                new_partials = [partial_derivatives(u_new, x, derivative_requests(state.rows.keys)).values
+                                for x in state.points]
+                mismatch = state.mismatch(new_partials, eps, d, names)
+                total = total + tf.reduce_sum(state.weights * tf.square(mismatch))
+                count += int(mismatch.shape[0]) * int(mismatch.shape[1])
+            data = total / count
         constraint_terms = []
         for constraint in constraints:
             jets_new = partial_derivatives(u_new, constraint.points, derivative_requests(list(constraint.frozen)))
             jets = {k: constraint.frozen[k] + eps * jets_new.values[k] for k in constraint.frozen}
             value = residual_derivative(problem, constraint.points, jets, constraint.order, values_p)
             constraint_terms.append(tf.reduce_mean(tf.square(value)))
-        return data_loss(u_data, y_d, w_d), equation_loss(residual, w_c_now), gradient, constraint_terms
+        return data, equation_loss(residual, w_c_now), gradient, constraint_terms
 
     def value_and_gradients(position):
         with tf.GradientTape() as tape:
@@ -146,7 +213,18 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
         return loss, tape.gradient(loss, position)
 
     def parts(position):
-        data, equation, _, constraint_terms = losses(position)
-        return (data, equation, *constraint_terms)
+        # Eagerly, in blocks of collocation rows: nested tapes keep (rows x width) numbers per
+        # intermediate, which for a wide solved stage (2000 units at 12000 points) took over 14 GB at once.
+        total = int(tf.convert_to_tensor(x_c).shape[0])
+        rows = max(256, PARTS_NUMBERS // max(1, max_units))
+        if total <= rows:
+            data, equation, _, constraint_terms = losses(position)
+            return (data, equation, *constraint_terms)
+        sums = []
+        for lo in range(0, total, rows):
+            hi = min(total, lo + rows)
+            data, equation, _, constraint_terms = losses(position, (lo, hi))
+            sums.append(equation * (hi - lo))
+        return (data, tf.add_n(sums) / total, *constraint_terms)
 
     return value_and_gradients, flat, parts
