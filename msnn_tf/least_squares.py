@@ -119,14 +119,19 @@ def network_values(network: keras.Model, x, block_rows: int = 100_000) -> np.nda
     return np.concatenate(blocks)
 
 
-def qr_least_squares(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+#: Below this many matrix entries :func:`qr_least_squares` calls gelsy on the whole matrix (the time
+#: saved is small there, and the recorded least-squares runs keep their rounding).
+QR_FIRST_NUMBERS = 10_000_000
+
+
+def qr_least_squares(matrix: np.ndarray, rhs: np.ndarray, min_qr_numbers: int = QR_FIRST_NUMBERS) -> np.ndarray:
     """``argmin_c ||matrix c - rhs||`` for a tall ``(M, N)`` matrix: a QR factorisation of ``[matrix | rhs]``
     without pivoting (blocked, level-3 BLAS) gives ``R`` and ``Q^T rhs``; the rank-revealing solve
     (pivoted QR, LAPACK ``gelsy``) then runs on the ``(N, N)`` factor only. Same rank decisions as
     ``gelsy`` on the whole matrix, about twice as fast for ``M ~ 5 N`` (10500 x 2000: 6.0 s -> 2.9 s
-    on 2 cores); wide or square matrices go to ``gelsy`` directly."""
+    on 2 cores); wide, square or small matrices go to ``gelsy`` directly."""
     rows, columns = matrix.shape
-    if rows <= columns:
+    if rows <= columns or rows * columns <= min_qr_numbers:
         return scipy.linalg.lstsq(matrix, rhs, lapack_driver="gelsy")[0]
     factor = scipy.linalg.qr(np.concatenate([matrix, rhs[:, None]], axis=1), mode="r", overwrite_a=True)[0]
     return scipy.linalg.lstsq(factor[:columns, :columns], factor[:columns, columns], lapack_driver="gelsy")[0]

@@ -1,11 +1,6 @@
 """Golden tests: five fixed-seed runs reproduce the histories and predictions recorded on main at
 9f1f4cf, before the stage engine (``tests/golden_runs.py``), and the public API keeps its names.
 
-Re-recorded since: ``pinn_least_squares_diffusion`` at issue 18, whose least-squares solve now factors
-``[A | b]`` by QR before the pivoted solve (``qr_least_squares``) and builds its columns once per
-derivative key: the solved stage moved at its own error level (true RMS 5.59e-14 -> 6.43e-14, max
-1.03e-12 -> 3.34e-13, residual 3.736e-11 -> 3.762e-11, predictions by at most 1.9e-13).
-
 Integers, booleans, strings and nulls must match exactly, floats to a relative tolerance of 1e-12
 (the runs are bit-for-bit repeatable on one machine; 1e-12 leaves room for summation-order changes
 that move a final digit, not for a changed algorithm, which moves the losses at 1e-3 or more).

@@ -154,11 +154,13 @@ def test_qr_least_squares_matches_gelsy_on_the_whole_matrix():
     matrix[:, 7] = matrix[:, 3]
     rhs = rng.normal(size=300)
     expected = lstsq(matrix, rhs, lapack_driver="gelsy")[0]
-    solution = qr_least_squares(matrix.copy(), rhs)
+    solution = qr_least_squares(matrix.copy(), rhs, min_qr_numbers=0)  # the QR-first path at any size
     np.testing.assert_allclose(matrix @ solution, matrix @ expected, rtol=0, atol=1e-12 * np.linalg.norm(rhs))
     # Fewer rows than columns: handed to gelsy directly (interpolates).
     wide = rng.normal(size=(10, 20))
-    np.testing.assert_allclose(wide @ qr_least_squares(wide, rhs[:10]), rhs[:10], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(wide @ qr_least_squares(wide, rhs[:10], min_qr_numbers=0), rhs[:10], rtol=0, atol=1e-12)
+    # Small matrices (the default threshold): gelsy on the whole matrix, bit for bit.
+    np.testing.assert_array_equal(qr_least_squares(matrix, rhs), expected)
 
 
 @pytest.mark.parametrize("best_factor, extensions, solved", [
