@@ -108,8 +108,7 @@ class LinearizedStage:
         """``d^key`` of every column (the sin features at pre-activations ``z``, then the output bias)."""
         order = int(sum(key))
         scale = np.prod([(kappa * self.slope[j] * kernel[j]) ** key[j] for j in range(self.d)], axis=0)
-        values = np.sin(z + order * math.pi / 2.0)
-        return np.concatenate([scale * values, np.full((len(z), 1), 1.0 if order == 0 else 0.0)],
+        return np.concatenate([scale * np.sin(z + order * math.pi / 2.0), np.full((len(z), 1), 1.0 if order == 0 else 0.0)],
                               axis=1)
 
     def solve(self, factor: float, fit: np.ndarray) -> LeastSquaresCandidate:

@@ -173,7 +173,7 @@ class Problem:
         for condition in self.conditions:
             condition.closed_faces(self.domain)  # checks the condition's faces against the domain
         self.condition_data(seed=0)
-        trial = lambda z: 0.5 + 0.25 * tf.tile(tf.reduce_sum(tf.sin(z), axis=1, keepdims=True), [1, self.output_dim])
+        trial = self._trial_function
         for rows in self.operator_rows(seed=0):
             xs = [tf.constant(points) for points in rows.points]
             partials = [partial_derivatives(trial, x, [dict(enumerate(k)) for k in rows.keys], self.domain.axis_names)
@@ -185,11 +185,15 @@ class Problem:
             if value.shape.rank != 2 or value.shape[0] != xs[0].shape[0]:
                 raise ValueError(f"{rows.name} must give shape (N, k) at N points, got shape {tuple(value.shape)}")
 
+    def _trial_function(self, z):
+        """A smooth trial solution ``0.5 + 0.25 sum_i sin(z_i)`` per output, for the checks at construction."""
+        return 0.5 + 0.25 * tf.tile(tf.reduce_sum(tf.sin(z), axis=1, keepdims=True), [1, self.output_dim])
+
     def _probe_parameters(self) -> None:
         """Evaluates the residual once on a smooth trial function, so that a residual reading an
         undeclared parameter fails here, naming it, rather than inside a compiled loss."""
         x = tf.constant(self.domain.sample(4, "random", seed=0))
-        trial = lambda z: 0.5 + 0.25 * tf.tile(tf.reduce_sum(tf.sin(z), axis=1, keepdims=True), [1, self.output_dim])
+        trial = self._trial_function
         try:
             self.residual_values(x, self.partials(trial, x))
         except UndeclaredParameterError:
