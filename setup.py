@@ -16,6 +16,8 @@ setup(
     packages=find_packages(include=["msnn_tf", "msnn_tf.*"]),
     python_requires=">=3.11",
     install_requires=requirements,
+    extras_require={"test": ["pytest>=7"]},  # pip install -e ".[test]": the test tools, never a runtime dependency
     entry_points={"console_scripts": ["msnn-tf=msnn_tf.cli:main"]},
     license="MIT",
+    license_files=["LICENSE"],
 )

@@ -1,15 +1,20 @@
-"""The ``msnn-tf`` command: ``msnn-tf demo`` runs a multi-stage regression and writes a plot."""
+"""The ``msnn-tf`` command (argparse subcommands; TensorFlow is imported only when a command runs).
+
+``demo`` (a multi-stage regression with a table and a plot), ``fit DATA --out RUN_DIR`` (a data file
+to a run directory, checkpointed per stage, ``--resume`` after a kill), ``predict MODEL DATA``,
+``report RUN_DIR`` and ``reproduce FIGURE|all``. Exit codes: 0 success, 2 bad usage or bad input (one
+line on stderr, no traceback), 1 a training failure.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["UsageError", "main"]
 
 DEMO_TARGET = "sin(2x + 1) + 0.2 exp(1.3x)"
 
@@ -56,23 +61,287 @@ def demo(argv=None) -> int:
     png = plot_regression_summary(regressor.model, history, x_eval, _demo_target(x_eval), out / "demo.png",
                                   title=f"multi-stage regression of {DEMO_TARGET}")
     regressor.save(out / "demo_model.keras")
-    with open(out / "demo_history.json", "w") as handle:
-        json.dump(history.to_dict(), handle, indent=1)
+    history.save(out / "demo_history.json")
     print(f"wrote {png}, {out / 'demo_model.keras'} and {out / 'demo_history.json'}")
     return 0
 
 
+class UsageError(ValueError):
+    """Bad usage or bad input: exit code 2, one line on stderr."""
+
+
+RUN_FORMAT = "msnn_tf.run"
+RUN_VERSION = 1
+
+
+def _check_output(path: Path, overwrite: bool, what: str) -> None:
+    if path.exists() and not overwrite:
+        raise UsageError(f"{what} {str(path)!r} exists; pass --overwrite to replace it")
+
+
+def _read_xy(path, inputs, output, what):
+    from msnn_tf.tabular import read_table, select_columns
+
+    names, values = read_table(path)
+    x, y, inputs, output = select_columns(names, values, inputs, output, source=repr(str(path)))
+    return x, y, inputs, output
+
+
+def _check_duplicates(x, y, source):
+    import numpy as np
+
+    order = np.lexsort(x.T[::-1])
+    xs, ys = x[order], y[order, 0]
+    same = np.all(xs[1:] == xs[:-1], axis=1)
+    conflict = same & (ys[1:] != ys[:-1])
+    if conflict.any():
+        i = int(np.argmax(conflict))
+        rows = sorted((int(order[i]) + 2, int(order[i + 1]) + 2))  # file rows: the header is row 1
+        raise UsageError(f"{source}: rows {rows[0]} and {rows[1]} have the same inputs {xs[i].tolist()} but different "
+                         f"outputs ({ys[i]!r} and {ys[i + 1]!r}); a function has one value per input")
+
+
+def _names(text):
+    return None if text is None else [n.strip() for n in text.split(",") if n.strip()]
+
+
+def fit_command(args) -> int:
+    """``msnn-tf fit DATA --out RUN_DIR``: a multi-stage regression of a data file, written as a run directory."""
+    from msnn_tf.jsonio import read_json, write_json
+
+    out = Path(args.out)
+    run_file = out / "run.json"
+    if args.resume:
+        if not run_file.is_file():
+            raise UsageError(f"--resume: {str(out)!r} is not a run directory (no run.json)")
+        run = read_json(run_file)
+        if not isinstance(run, dict) or run.get("format") != RUN_FORMAT:
+            raise UsageError(f"--resume: {str(run_file)!r} is not an msnn-tf run file")
+        if not isinstance(run.get("version"), int) or run["version"] > RUN_VERSION:
+            raise UsageError(f"--resume: {str(run_file)!r} has run format version {run.get('version')!r}; this msnn-tf "
+                             f"reads versions up to {RUN_VERSION}: upgrade msnn_tf")
+    elif out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise UsageError(f"output directory {str(out)!r} exists and is not empty; pass --overwrite to replace its "
+                         "files or --resume to continue its run")
+    x, y, inputs, output = _read_xy(args.data, _names(args.inputs), args.output, "data")
+    _check_duplicates(x, y, repr(str(args.data)))
+    validation = None
+    if args.validation:
+        xv, yv, _, _ = _read_xy(args.validation, inputs, output, "validation")
+        validation = (xv, yv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+
+    import msnn_tf as msnn
+    from msnn_tf.plotting import plot_regression_summary
+
+    settings = dict(seed=args.seed, verbose=args.verbose, stage_solver=args.stage_solver)
+    if args.quick:
+        settings.update(adam_steps=300, lbfgs_iterations=300)
+    initial_model = None
+    if args.resume:
+        for key in ("data", "inputs", "output", "seed", "quick", "stage_solver"):
+            now = {"data": str(Path(args.data).resolve()), "inputs": inputs, "output": output, "seed": args.seed,
+                   "quick": bool(args.quick), "stage_solver": args.stage_solver}[key]
+            if run.get(key) != now:
+                raise UsageError(f"--resume: the run was started with {key} {run.get(key)!r}, not {now!r}")
+        if (out / "model.keras").is_file():
+            regressor = msnn.MultiStageRegressor.load(out / "model.keras", verbose=args.verbose)
+            initial_model = regressor.model
+        else:  # killed before its first stage ended
+            regressor = msnn.MultiStageRegressor(**settings)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(run_file, {"format": RUN_FORMAT, "version": RUN_VERSION, "data": str(Path(args.data).resolve()),
+                              "inputs": inputs, "output": output, "num_stages": args.num_stages, "seed": args.seed,
+                              "quick": bool(args.quick), "stage_solver": args.stage_solver,
+                              "validation": args.validation})
+        regressor = msnn.MultiStageRegressor(**settings)
+    start = time.perf_counter()
+    try:
+        history = regressor.fit(x, y, num_stages=args.num_stages, target_rms=args.target_rms, validation_data=validation,
+                                callbacks=[msnn.Checkpoint(out, regressor)], initial_model=initial_model)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not any(s.accepted for s in history.stages):
+        print(f"msnn-tf fit: no stage was accepted ({history.message})", file=sys.stderr)
+        return 1
+    regressor.history.save(out / "history.json")
+    regressor.save(out / "model.keras")
+    export = out / "saved_model"
+    if export.exists():
+        import shutil
+
+        shutil.rmtree(export)
+    regressor.export(export)
+    png = None
+    if x.shape[1] == 1:
+        order = np.argsort(x[:, 0])
+        png = plot_regression_summary(regressor.model, history, x[order], y[order], out / "fit.png",
+                                      title=f"multi-stage regression of {output}({', '.join(inputs)})")
+    else:
+        png = _plot_map(regressor, x, y, out / "fit.png", inputs, output)
+    print(history.table())
+    rms = regressor.evaluate(x, y)
+    print(f"training data RMS {rms['rms']:.3e}, max {rms['max']:.3e}; {time.perf_counter() - start:.1f} s; wrote "
+          f"{out / 'model.keras'}, {export}, {out / 'history.json'}, {out / 'losses.csv'}" + (f", {png}" if png else ""))
+    return 0
+
+
+def _plot_map(regressor, x, y, path, inputs, output):
+    """Prediction and error of the first two inputs, as scattered maps (2-D and higher data)."""
+    import numpy as np
+
+    from msnn_tf.plotting import _pyplot
+
+    plt = _pyplot()
+    error = y[:, 0] - regressor.predict(x)[:, 0]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, values, title in ((axes[0], y[:, 0], f"{output} (data)"), (axes[1], np.log10(np.abs(error) + 1e-18),
+                                                                     "log10 |data - prediction|")):
+        points = ax.scatter(x[:, 0], x[:, 1], c=values, s=6, cmap="viridis")
+        fig.colorbar(points, ax=ax)
+        ax.set(xlabel=inputs[0], ylabel=inputs[1], title=title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def predict_command(args) -> int:
+    """``msnn-tf predict MODEL DATA [-o OUT.csv]``."""
+    model_path = Path(args.model)
+    if model_path.is_dir():
+        model_path = model_path / "model.keras"
+    from msnn_tf.tabular import read_table, write_table
+
+    names, values = read_table(args.data)
+    if args.output_file is not None:
+        _check_output(Path(args.output_file), args.overwrite, "output file")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import msnn_tf as msnn
+
+    model = msnn.load_model(model_path)
+    inputs = _names(args.inputs)
+    if inputs is None:
+        metadata_run = model_path.parent / "run.json"
+        if metadata_run.is_file():
+            from msnn_tf.jsonio import read_json
+
+            inputs = read_json(metadata_run).get("inputs")
+        else:
+            inputs = names[:model.input_dim]
+    missing = [n for n in inputs if n not in names]
+    if missing:
+        raise UsageError(f"{str(args.data)!r}: no column(s) {missing}; the columns are {names}")
+    if len(inputs) != model.input_dim:
+        raise UsageError(f"the model takes {model.input_dim} input(s), got columns {inputs}")
+    x = values[:, [names.index(n) for n in inputs]]
+    prediction = model.predict(x)
+    if args.output_file is None:
+        for row in prediction:
+            print(",".join(repr(float(v)) for v in row))
+        return 0
+    target = Path(args.output_file)
+    write_table(target, [*inputs, "prediction"], __import__("numpy").hstack([x, prediction]))
+    print(f"wrote {len(x)} prediction(s) to {target}")
+    return 0
+
+
+def report_command(args) -> int:
+    """``msnn-tf report RUN_DIR``: the per-stage table of a finished or interrupted run."""
+    from msnn_tf.reporting import TrainingHistory
+
+    run = Path(args.run_dir)
+    path = run / "history.json" if run.is_dir() else run
+    if not path.is_file():
+        raise UsageError(f"{str(run)!r} holds no history.json (a run directory of `msnn-tf fit`?)")
+    history = TrainingHistory.load(path)
+    print(history.table())
+    print(f"{len(history.accepted_stages)} stage(s) kept; {history.message or 'run interrupted or under way'}")
+    return 0
+
+
+def reproduce_command(args) -> int:
+    """``msnn-tf reproduce FIGURE|all [--quick]``: runs the reproduction scripts of the source tree."""
+    import subprocess
+
+    folder = Path(__file__).resolve().parents[1] / "reproductions"
+    if not folder.is_dir():
+        raise UsageError(f"the reproduction scripts are not installed (no {str(folder)!r}): run from a source checkout")
+    scripts = sorted(p.stem for p in folder.glob("*.py") if p.stem != "common")
+    wanted = scripts if args.figure == "all" else [s for s in scripts if s == args.figure or s.startswith(args.figure + "_")]
+    if not wanted:
+        raise UsageError(f"unknown figure {args.figure!r}; choose 'all' or one of {scripts}")
+    failed = 0
+    for name in wanted:
+        command = [sys.executable, str(folder / f"{name}.py")] + (["--quick"] if args.quick else [])
+        if args.out:
+            command += ["--out", str(Path(args.out) / name)]
+        print(f"msnn-tf reproduce: {' '.join(command)}", flush=True)
+        failed += subprocess.call(command) != 0
+    return 1 if failed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="msnn-tf", description="Multi-stage neural networks of machine precision "
+                                     "(Wang & Lai, J. Comput. Phys. 2024).")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo_parser = commands.add_parser("demo", help=f"multi-stage regression of {DEMO_TARGET}: table and PNG",
+                                      add_help=False)
+    demo_parser.add_argument("rest", nargs=argparse.REMAINDER, help="options of the demo (msnn-tf demo --help)")
+    fit = commands.add_parser("fit", help="fit a CSV or NPZ data file; write a run directory",
+                              description="Multi-stage regression of a data file. Writes RUN_DIR/{model.keras, "
+                                          "saved_model/, history.json, losses.csv, report.txt, fit.png}; every "
+                                          "finished stage is checkpointed, so --resume continues a killed run.")
+    fit.add_argument("data", help="CSV with a header row, or .npz")
+    fit.add_argument("--out", required=True, help="run directory")
+    fit.add_argument("--inputs", help="comma-separated input columns (default: all but the output)")
+    fit.add_argument("--output", help="output column (default: the last)")
+    fit.add_argument("--num-stages", type=int, default=4, help="stages in all (default: %(default)s)")
+    fit.add_argument("--target-rms", type=float, help="stop once the RMS error is at or below this")
+    fit.add_argument("--validation", help="validation data file (same columns)")
+    fit.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    fit.add_argument("--stage-solver", default="auto", choices=("auto", "adam_lbfgs", "least_squares"),
+                     help="stages after the first: trained or solved (default: %(default)s, chosen from the data)")
+    fit.add_argument("--quick", action="store_true", help="few iterations (a smoke test)")
+    fit.add_argument("--resume", action="store_true", help="continue the run in --out after its last finished stage")
+    fit.add_argument("--overwrite", action="store_true", help="replace the files of an existing --out")
+    fit.add_argument("--verbose", type=int, default=1, choices=(0, 1))
+    predict = commands.add_parser("predict", help="predictions of a saved model (bit-identical to the Python API)")
+    predict.add_argument("model", help="a .keras file or a run directory")
+    predict.add_argument("data", help="CSV or .npz with the input columns")
+    predict.add_argument("-o", "--output-file", help="CSV to write (default: print to stdout)")
+    predict.add_argument("--inputs", help="comma-separated input columns (default: the run's, else the first ones)")
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    report = commands.add_parser("report", help="per-stage table of a finished or interrupted run")
+    report.add_argument("run_dir", help="run directory (or its history.json)")
+    reproduce = commands.add_parser("reproduce", help="run reproduction scripts of the paper's figures")
+    reproduce.add_argument("figure", help="e.g. fig05 or fig05_multistage_regression, or 'all'")
+    reproduce.add_argument("--quick", action="store_true", help="small, fast runs")
+    reproduce.add_argument("--out", help="folder for the results (default: each script's own)")
+    return parser
+
+
 def main(argv=None) -> int:
+    """Entry point of ``msnn-tf``; returns the exit code (0 success, 2 bad usage or input, 1 training failure)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print("usage: msnn-tf demo [--out DIR] [--num-stages N] [--quick]\n\n"
-              "  demo   multi-stage regression of sin(2x+1) + 0.2 exp(1.3x): per-stage table and a PNG")
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-    if command == "demo":
-        return demo(rest)
-    print(f"msnn-tf: unknown command {command!r} (try 'msnn-tf --help')", file=sys.stderr)
-    return 2
+    parser = _parser()
+    if not argv:
+        parser.print_help(sys.stderr)
+        return 2
+    if argv[0] == "demo":
+        return demo(argv[1:])
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse: --help (0) or bad usage (2, its message already printed)
+        return int(exit_.code or 0)
+    handlers = {"fit": fit_command, "predict": predict_command, "report": report_command, "reproduce": reproduce_command}
+    try:
+        return handlers[args.command](args)
+    except ValueError as error:  # UsageError and the library's input checks: one line, no traceback
+        print(f"msnn-tf {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

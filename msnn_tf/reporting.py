@@ -9,13 +9,18 @@ for) and the progress line the built-in progress callback prints at the end of a
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar
 
 import numpy as np
 
-from msnn_tf.engine.plan import json_ready
+from msnn_tf.jsonio import json_ready, read_json, write_json
 
-__all__ = ["PINNHistory", "PINNStageReport", "StageReport", "TrainingHistory"]
+__all__ = ["HISTORY_FORMAT", "HISTORY_VERSION", "PINNHistory", "PINNStageReport", "StageReport", "TrainingHistory"]
+
+#: The ``format`` tag and version of a saved history (:meth:`TrainingHistory.save`).
+HISTORY_FORMAT = "msnn_tf.history"
+HISTORY_VERSION = 1
 
 
 class _ReportFields:
@@ -28,6 +33,22 @@ class _ReportFields:
         data = {f.name: json_ready(getattr(self, f.name)) for f in dataclasses.fields(self)}
         data.update({key: json_ready(getattr(self, key)) for key in self.EXTRA_KEYS})
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        """The report :meth:`to_dict` wrote: arrays back as float64 arrays, tuples as tuples; a
+        non-finite number (written as ``null``) comes back as NaN, or ``None`` where the field allows it.
+        Keys of a newer version are ignored; a missing key takes the field's default if it has one."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a {cls.__name__} must be a JSON object, got {type(data).__name__}")
+        values = {}
+        for field in dataclasses.fields(cls):
+            if field.name not in data:
+                if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                    raise ValueError(f"{cls.__name__} field {field.name!r} missing")
+                continue
+            values[field.name] = _restore(data[field.name], str(field.type))
+        return cls(**values)
 
     def progress_line(self) -> str:
         """What the progress output prints when the stage ends."""
@@ -276,12 +297,98 @@ class TrainingHistory:
         return {"stages": [s.to_dict() for s in self.stages], "wall_time": json_ready(self.wall_time),
                 "message": self.message}
 
+    def loss_rows(self) -> list[tuple[int, str, int, float]]:
+        """``(stage, phase, iteration, normalised loss)`` of every recorded iteration: Adam's steps and
+        L-BFGS's blocks (iterations counted from the stage's start), for a per-iteration loss file."""
+        rows = []
+        for report in self.stages:
+            if hasattr(report, "adam_losses"):  # regression report
+                rows += [(report.stage, "adam", i + 1, float(v)) for i, v in enumerate(np.asarray(report.adam_losses))]
+                rows += [(report.stage, "lbfgs", int(report.adam_steps + i), float(v))
+                         for i, v in zip(np.asarray(report.lbfgs_iterations_history), np.asarray(report.lbfgs_losses))]
+            else:
+                rows += [(report.stage, "adam" if i <= report.adam_steps else "lbfgs", int(i), float(v))
+                         for i, v in zip(np.asarray(report.loss_iterations), np.asarray(report.losses))]
+        return rows
+
+    def to_file_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` with the format tag, version and report type that :meth:`from_file_dict` checks."""
+        return {"format": HISTORY_FORMAT, "version": HISTORY_VERSION, "report_type": self.report_type.__name__,
+                **self.to_dict()}
+
+    @staticmethod
+    def from_file_dict(data, source: str = "history") -> "TrainingHistory":
+        """The history of :meth:`to_file_dict` (a :class:`PINNHistory` for PINN reports).
+
+        Raises:
+            ValueError: naming ``source``: not a history, a newer format version, or malformed stages.
+        """
+        if not isinstance(data, dict) or data.get("format") != HISTORY_FORMAT:
+            raise ValueError(f"{source} is not an msnn_tf history")
+        version = data.get("version")
+        if not isinstance(version, int) or version > HISTORY_VERSION:
+            raise ValueError(f"{source} has history format version {version!r}; this msnn_tf reads versions up to "
+                             f"{HISTORY_VERSION}: upgrade msnn_tf")
+        kinds = {"StageReport": (StageReport, TrainingHistory), "PINNStageReport": (PINNStageReport, PINNHistory)}
+        if data.get("report_type") not in kinds:
+            raise ValueError(f"{source}: unknown report type {data.get('report_type')!r}")
+        report_type, history_type = kinds[data["report_type"]]
+        stages = data.get("stages")
+        if not isinstance(stages, list):
+            raise ValueError(f"{source}: `stages` must be a list")
+        try:
+            reports = [report_type.from_dict(s) for s in stages]
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{source}: malformed stage report ({error})") from None
+        return history_type(stages=reports, wall_time=float(data.get("wall_time") or 0.0),
+                            message=str(data.get("message", "")))
+
+    def save(self, filepath) -> None:
+        """Writes the history as strict JSON (atomically), with its format and version."""
+        write_json(filepath, self.to_file_dict())
+
+    @classmethod
+    def load(cls, filepath) -> "TrainingHistory":
+        """The history :meth:`save` wrote (a :class:`PINNHistory` for PINN reports).
+
+        Raises:
+            ValueError: the file is missing, not JSON, not a history, or of a newer format version.
+        """
+        return cls.from_file_dict(read_json(filepath), repr(str(filepath)))
+
 
 @dataclasses.dataclass
 class PINNHistory(TrainingHistory):
     """The history of a :class:`~msnn_tf.MultiStagePINN` (its table shows the PINN columns)."""
 
     report_type: type = dataclasses.field(default=PINNStageReport, repr=False, compare=False)
+
+
+def _restore(value, annotation: str):
+    """A :func:`json_ready` value back in the type its dataclass field is annotated with."""
+    if value is None:
+        if "None" in annotation or annotation in ("Any", "dict", "str"):
+            return None
+        return np.array([]) if "np.ndarray" in annotation else math.nan
+    if "np.ndarray" in annotation:
+        return np.asarray(_nan_for_none(value), dtype=np.float64)
+    if annotation.startswith("tuple"):
+        return _as_tuple(value)
+    if annotation.startswith("float") and isinstance(value, (int, float)):
+        return float(value)
+    return value
+
+
+def _nan_for_none(value):
+    if isinstance(value, list):
+        return [_nan_for_none(v) for v in value]
+    return math.nan if value is None else value
+
+
+def _as_tuple(value):
+    if isinstance(value, list):
+        return tuple(_as_tuple(v) for v in value)
+    return math.nan if value is None else value
 
 
 def _fmt(value):

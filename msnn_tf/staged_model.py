@@ -9,11 +9,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from msnn_tf.jsonio import json_ready
 from msnn_tf.layers import InputScaling
 from msnn_tf.transforms import dense_layers
 from msnn_tf.validation import check_float_dtype
 
-__all__ = ["StagedModel"]
+__all__ = ["StagedModel", "load_model", "load_staged_model", "save_model_atomically"]
 
 #: ``predict`` evaluates in row blocks when rows x widest layer exceeds this.
 PREDICT_NUMBERS = 16_000_000
@@ -55,6 +56,8 @@ class StagedModel(keras.Model):
         epsilons: Their prefactors ``eps_j`` (eq. 2.3), positive.
         stage_parameters: Per stage, ``None`` or the values of the equation's unknown parameters
             after that stage (a combined forward-inverse problem, section 4: ``lambda``).
+        metadata: A JSON-ready dict saved with the model (the solvers store their settings and
+            history there, so that ``load`` restores them), or ``None``.
         **kwargs: Forwarded to :class:`keras.Model`; ``dtype`` is ``"float64"`` (default) or
             ``"float32"`` and must match the stage networks'.
 
@@ -77,6 +80,7 @@ class StagedModel(keras.Model):
         stages=None,
         epsilons=None,
         stage_parameters=None,
+        metadata=None,
         **kwargs,
     ):
         kwargs["dtype"] = check_float_dtype("dtype", kwargs.get("dtype") or "float64")
@@ -94,6 +98,11 @@ class StagedModel(keras.Model):
         self.output_scale = _as_list("output_scale", output_scale, output_dim)
         if any(s == 0 for s in self.output_scale):
             raise ValueError(f"`output_scale` must be non-zero, got {output_scale!r}")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise ValueError(f"`metadata` must be a JSON-ready dict or None, got {type(metadata).__name__}")
+        #: What the solver that trained the model stores with it (settings, history), strict JSON; saved
+        #: in the ``.keras`` file's config. ``None``: nothing.
+        self.metadata = metadata
         self.stage_networks = []
         self._epsilons = []
         self._stage_parameters = []
@@ -280,6 +289,8 @@ class StagedModel(keras.Model):
                 "stage_parameters": self.stage_parameters if any(p is not None for p in self._stage_parameters) else None,
             }
         )
+        if self.metadata is not None:  # only when set: configs of models without it stay as they were
+            config["metadata"] = json_ready(self.metadata)
         return config
 
     @classmethod
@@ -311,3 +322,47 @@ class StagedModel(keras.Model):
         constants = {name: tf.constant(value, tf.float64) for name, value in values.items()}
         archive.add_endpoint("parameters", tf.function(lambda: dict(constants), input_signature=[]))
         archive.write_out(os.fspath(filepath), verbose=verbose)
+
+
+def save_model_atomically(model: StagedModel, filepath) -> None:
+    """``model.save`` to a temporary ``.keras`` file beside ``filepath``, then ``os.replace``: a save that is
+    interrupted (or killed) leaves the previous file whole.
+
+    Raises:
+        ValueError: ``filepath`` does not end in ``.keras``.
+    """
+    path = os.fspath(filepath)
+    if not path.endswith(".keras"):
+        raise ValueError(f"`filepath` must end in '.keras', got {path!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp.keras")
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def load_staged_model(filepath) -> StagedModel:
+    """The :class:`StagedModel` of a ``.keras`` file.
+
+    Raises:
+        ValueError: naming the file when it is missing, truncated or corrupted, or holds another model.
+    """
+    path = os.fspath(filepath)
+    if not os.path.isfile(path):
+        raise ValueError(f"no .keras file at {path!r}")
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as error:  # a damaged archive fails in zipfile, h5py, json or Keras: one message for all
+        raise ValueError(f"{path!r} is not a readable .keras model (truncated or corrupted?): "
+                         f"{type(error).__name__}: {error}") from None
+    if not isinstance(model, StagedModel):
+        raise ValueError(f"{path!r} does not hold a StagedModel, got {type(model).__name__}")
+    return model
+
+
+#: ``msnn.load_model(path)``: the :class:`StagedModel` of a ``.keras`` file (see :func:`load_staged_model`).
+load_model = load_staged_model

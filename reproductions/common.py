@@ -8,7 +8,6 @@ with msnn_tf's public API and writes ``DIR/<name>.png`` and ``DIR/metrics.json``
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -18,6 +17,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+
+from msnn_tf.jsonio import write_json
 
 __all__ = [
     "POISSON_AMPLITUDE",
@@ -153,23 +154,8 @@ def write_metrics(args, metrics: dict) -> Path:
     metrics["seed"] = args.seed
     metrics["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     path = args.out / "metrics.json"
-    path.write_text(json.dumps(_jsonable(metrics), indent=2))
+    write_json(path, metrics, indent=2)  # strict JSON: non-finite numbers as null
     return path
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def pyplot():

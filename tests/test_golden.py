@@ -58,7 +58,8 @@ ADDED = {
     "pinn.Problem.__init__": {"parameters": "None", "constraints": "None", "symmetry": "None"},
     "MultiStagePINN.__init__": {"parameter_network": "'auto'", "stop_rule": "'auto'", "min_block_gain": "2.0"},
     "MultiStageRegressor.__init__": {"stop_rule": "'auto'", "min_block_gain": "2.0", "min_least_squares_features": "64"},
-    "StagedModel.__init__": {"stage_parameters": "None"},
+    "StagedModel.__init__": {"stage_parameters": "None", "metadata": "None"},
+    "MultiStageRegressor.fit": {"initial_model": "None"},  # issue 17: resume
 }
 
 #: Defaults changed on purpose since the recording: ``{function: {argument: (recorded, current)}}``

@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any, Iterable, Mapping
 
-__all__ = ["CallbackList", "ProgressCallback", "StageCallback", "configure_callbacks"]
+__all__ = ["CallbackList", "Checkpoint", "ProgressCallback", "StageCallback", "configure_callbacks"]
 
 
 class StageCallback:
@@ -161,3 +161,45 @@ def configure_callbacks(callbacks, verbose, title: str = "") -> CallbackList:
     if callbacks is not None and not isinstance(callbacks, (list, tuple)):
         raise ValueError(f"`callbacks` must be a list of msnn.StageCallback instances, got {type(callbacks).__name__}")
     return CallbackList(([ProgressCallback(title)] if verbose else []) + list(callbacks or []))
+
+
+class Checkpoint(StageCallback):
+    """Keeps a run directory up to date after every stage, so that a run killed at any moment (even by
+    SIGKILL) loses at most the stage under way.
+
+    After each stage it writes, each file atomically (a temporary file, then a rename):
+    ``model.keras`` (the solver's :meth:`save`: model, settings and history; only when the stage was
+    accepted, so the file always holds the last good model), ``history.json`` (strict JSON, discarded
+    stages included), ``report.txt`` (the per-stage table) and ``losses.csv`` (``stage, phase,
+    iteration, loss`` per recorded iteration). Resume with ``MultiStageRegressor.load`` (or
+    ``MultiStagePINN.load``) and ``fit(..., initial_model=...)``, or ``msnn-tf fit --resume``.
+
+    Args:
+        directory: The run directory (created if missing).
+        solver: The :class:`~msnn_tf.MultiStageRegressor` or :class:`~msnn_tf.MultiStagePINN` being
+            trained (its ``save`` and ``history`` are used).
+    """
+
+    MODEL = "model.keras"
+    HISTORY = "history.json"
+    REPORT = "report.txt"
+    LOSSES = "losses.csv"
+
+    def __init__(self, directory, solver):
+        super().__init__()
+        from pathlib import Path
+
+        self.directory = Path(directory)
+        self.solver = solver
+
+    def on_stage_end(self, stage: int, report) -> None:
+        from msnn_tf.jsonio import atomic_write_bytes
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        history = self.solver.history
+        if report.accepted:
+            self.solver.save(self.directory / self.MODEL)
+        history.save(self.directory / self.HISTORY)
+        atomic_write_bytes(self.directory / self.REPORT, (history.table() + "\n").encode("utf-8"))
+        lines = ["stage,phase,iteration,loss"] + [f"{s},{p},{i},{v!r}" for s, p, i, v in history.loss_rows()]
+        atomic_write_bytes(self.directory / self.LOSSES, ("\n".join(lines) + "\n").encode("utf-8"))

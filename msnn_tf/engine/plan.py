@@ -10,26 +10,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from msnn_tf import spectral
+from msnn_tf.jsonio import json_ready  # re-exported: the engine's JSON form is the package's one
 
 __all__ = ["StagePlan", "first_layer_start", "json_ready", "kappa_hat_of"]
-
-
-def json_ready(value):
-    """A strict-JSON copy: arrays and tuples as lists, non-finite floats as ``None``, NumPy scalars as
-    Python numbers, mappings with string keys."""
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return json_ready(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,9 +25,14 @@ from msnn_tf.engine import PINNSettings, configure_callbacks, run_stages
 from msnn_tf.pinn.objective import PINNObjective
 from msnn_tf.pinn.problem import Problem
 from msnn_tf.reporting import PINNHistory, PINNStageReport
+from msnn_tf.staged_model import load_staged_model, save_model_atomically
 from msnn_tf.validation import as_float64_matrix, positive_int
 
 __all__ = ["MultiStagePINN", "PINNHistory", "PINNStageReport"]
+
+#: The ``format`` tag and version of a PINN solver's ``.keras`` metadata (:meth:`MultiStagePINN.save`).
+SAVE_FORMAT = "msnn_tf.pinn"
+SAVE_VERSION = 1
 
 
 class MultiStagePINN:
@@ -244,6 +249,73 @@ class MultiStagePINN:
             raise ValueError("the solver has no trained stage: call `fit` first")
         x = as_float64_matrix("x", x, columns=self.problem.domain.dim)
         return self.model.predict(x, num_stages=num_stages)
+
+    def save(self, filepath) -> None:
+        """Saves the model as a ``.keras`` file (weights bit for bit, the unknown parameters per stage)
+        with the settings and the history in its config; written to a temporary name and renamed, so an
+        interrupted save leaves the previous file. The problem (Python callables) is not saved: pass it
+        again to :meth:`load`."""
+        if self.model.num_stages == 0:
+            raise ValueError("the solver has no trained stage: call `fit` first")
+        self.model.metadata = {"format": SAVE_FORMAT, "version": SAVE_VERSION, "settings": self.settings.to_dict(),
+                               "history": self.history.to_file_dict()}
+        save_model_atomically(self.model, filepath)
+
+    @classmethod
+    def load(cls, filepath, problem: Problem, **kwargs) -> "MultiStagePINN":
+        """The solver :meth:`save` wrote, for ``problem`` (the same equation and domain): its stages,
+        settings (``kwargs`` override them, e.g. ``verbose=0``) and history. ``fit`` continues from the
+        last saved stage.
+
+        Raises:
+            ValueError: naming the file: missing, truncated or corrupted, not a PINN model, of a newer
+                format version, or a model whose inputs, outputs, box or parameters differ from ``problem``'s.
+        """
+        model = load_staged_model(filepath)
+        metadata = model.metadata or {}
+        name = repr(str(filepath))
+        if metadata.get("format") != SAVE_FORMAT:
+            raise ValueError(f"{name} does not hold a MultiStagePINN (format {metadata.get('format')!r})")
+        version = metadata.get("version")
+        if not isinstance(version, int) or version > SAVE_VERSION:
+            raise ValueError(f"{name} was saved with PINN format version {version!r}; this msnn_tf reads versions up "
+                             f"to {SAVE_VERSION}: upgrade msnn_tf")
+        if not isinstance(problem, Problem):
+            raise ValueError(f"`problem` must be a msnn.pinn.Problem, got {type(problem).__name__}")
+        domain = problem.domain
+        if (model.input_dim, model.output_dim) != (domain.dim, problem.output_dim) or not (
+                np.allclose(model.lower, domain.lower, rtol=0, atol=0) and np.allclose(model.upper, domain.upper, rtol=0, atol=0)):
+            raise ValueError(f"{name} maps {model.input_dim} input(s) on {model.lower}..{model.upper} to {model.output_dim} "
+                             f"output(s); the problem has {domain.dim} on {domain.lower.tolist()}..{domain.upper.tolist()} "
+                             f"and {problem.output_dim}")
+        if set(model.parameters) - set(problem.parameters):
+            raise ValueError(f"{name} holds parameters {sorted(model.parameters)}; the problem declares "
+                             f"{sorted(problem.parameters)}")
+        settings = {**dict(metadata.get("settings") or {}), **kwargs}
+        try:
+            restored = PINNSettings.from_dict({**PINNSettings().to_dict(), **settings})
+        except TypeError as error:
+            raise ValueError(f"{name}: settings not understood ({error})") from None
+        # grid_points and open_margin build the solver's grids: give them to the constructor, the rest after.
+        solver = cls(problem, grid_points=restored.grid_points, open_margin=restored.open_margin)
+        solver.settings = restored
+        solver.objective.model = solver.objective.analyzer.model = solver.model = model
+        if metadata.get("history") is not None:
+            solver.history = PINNHistory.from_file_dict(metadata["history"], name)
+        return solver
+
+    def evaluate(self, x=None, num_stages: int | None = None) -> dict[str, float]:
+        """``{"rms", "max"}`` of the error against the problem's exact solution at ``x`` (default: the
+        uniform evaluation grid of the reports, 8000 points in 1-D, 201^2 in 2-D, 41^3 in 3-D).
+
+        Raises:
+            ValueError: the problem has no ``exact`` solution, or no stage is trained.
+        """
+        if self.problem.exact is None:
+            raise ValueError("`evaluate` needs the problem's `exact` solution; the problem was built without one")
+        x = self.objective.eval_grid if x is None else as_float64_matrix("x", x, columns=self.problem.domain.dim)
+        error = np.asarray(self.problem.exact(x), dtype=np.float64).reshape(len(x), -1) - self.predict(x, num_stages)
+        return {"rms": float(np.sqrt(np.mean(error**2))), "max": float(np.max(np.abs(error)))}
 
     def residual(self, x, num_stages: int | None = None) -> np.ndarray:
         """The equation residual of the current model at ``x``, ``(N, k)``."""

@@ -142,21 +142,27 @@ class RegressionObjective(StageObjective):
         data: The data source.
         validation: Optional checked ``(x_val, y_val)``.
         target_rms: Stop once the RMS error (validation data if given) is at or below this.
+        initial_model: A :class:`~msnn_tf.StagedModel` whose stages are kept and continued (resume).
     """
 
-    def __init__(self, settings, data, validation=None, target_rms: float | None = None):
+    def __init__(self, settings, data, validation=None, target_rms: float | None = None, initial_model=None):
         self.settings = settings
         self.data = data
         self.validation = validation
         self.target_rms = target_rms
         self.current = data.sample(None)
-        mean, scale = 0.0, 1.0
-        if settings.normalize:
-            mean = float(np.mean(self.current[1]))
-            scale = float(np.std(self.current[1])) or 1.0
-        self.mean, self.scale = mean, scale
-        self.model = StagedModel(data.input_dim, lower=data.lower, upper=data.upper, output_offset=mean,
-                                 output_scale=scale, dtype=settings.dtype)
+        if initial_model is not None:
+            # Continue its stages: its input box and output normalisation stay those it was trained with.
+            self.mean, self.scale = float(initial_model.output_offset[0]), float(initial_model.output_scale[0])
+            self.model = initial_model
+        else:
+            mean, scale = 0.0, 1.0
+            if settings.normalize:
+                mean = float(np.mean(self.current[1]))
+                scale = float(np.std(self.current[1])) or 1.0
+            self.mean, self.scale = mean, scale
+            self.model = StagedModel(data.input_dim, lower=data.lower, upper=data.upper, output_offset=mean,
+                                     output_scale=scale, dtype=settings.dtype)
         self.work: _StageData | None = None
 
     def title(self, num_stages: int) -> str:

@@ -9,15 +9,18 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import keras
 import numpy as np
 
 from msnn_tf.engine import RegressionSettings, configure_callbacks, run_stages
 from msnn_tf.regression.data import DataSource, validation_pair
 from msnn_tf.regression.objective import RegressionObjective
 from msnn_tf.reporting import TrainingHistory
-from msnn_tf.staged_model import StagedModel
+from msnn_tf.staged_model import StagedModel, load_staged_model, save_model_atomically
 from msnn_tf.validation import as_float64_matrix, positive_int
+
+#: The ``format`` tag and version of a regressor's ``.keras`` metadata (:meth:`MultiStageRegressor.save`).
+SAVE_FORMAT = "msnn_tf.regressor"
+SAVE_VERSION = 1
 
 __all__ = ["MultiStageRegressor"]
 
@@ -202,6 +205,7 @@ class MultiStageRegressor:
         num_points: int | None = None,
         callbacks=None,
         verbose: int | None = None,
+        initial_model: StagedModel | None = None,
     ) -> TrainingHistory:
         """Trains up to ``num_stages`` stages (Algorithm 1).
 
@@ -229,24 +233,49 @@ class MultiStageRegressor:
             callbacks: :class:`~msnn_tf.StageCallback` instances called at the fit, stage and block
                 boundaries (a callback's ``stop_training`` ends training at the next boundary).
             verbose: 0 silent, 1 progress lines and a table; ``None`` keeps the constructor's.
+            initial_model: Resume: a :class:`StagedModel` (e.g. a checkpoint's, or this regressor's
+                own ``model``) whose stages are kept; training continues with stage
+                ``initial_model.num_stages`` until the model holds ``num_stages`` stages, with the same
+                data and seed giving the stages an uninterrupted run would have. The history continues
+                :attr:`history` when ``initial_model`` is this regressor's model (e.g. after
+                :meth:`load`), else it starts empty.
 
         Returns:
             The :class:`TrainingHistory` (also kept as :attr:`history`).
 
         Raises:
-            ValueError: on malformed or non-finite data, mismatched lengths, non-positive sizes.
+            ValueError: on malformed or non-finite data, mismatched lengths, non-positive sizes, or an
+                ``initial_model`` that is not a :class:`StagedModel` of the data's input dimension.
         """
         num_stages = positive_int("num_stages", num_stages)
         if target_rms is not None and not (math.isfinite(target_rms) and target_rms > 0):
             raise ValueError(f"`target_rms` must be positive and finite, got {target_rms!r}")
         data = DataSource.create(x, y, domain, num_points)
         validation = validation_pair(validation_data, data.input_dim)
-        objective = RegressionObjective(self.settings, data, validation, target_rms)
+        history = TrainingHistory()
+        if initial_model is not None:
+            if not isinstance(initial_model, StagedModel):
+                raise ValueError(f"`initial_model` must be a StagedModel, got {type(initial_model).__name__}")
+            if initial_model.input_dim != data.input_dim or initial_model.output_dim != 1:
+                raise ValueError(f"`initial_model` maps {initial_model.input_dim} input(s) to {initial_model.output_dim} "
+                                 f"output(s); the data have {data.input_dim} input(s) and 1 output")
+            if initial_model is self.model and self.history is not None:
+                history = TrainingHistory(stages=list(self.history.stages), wall_time=self.history.wall_time)
+        objective = RegressionObjective(self.settings, data, validation, target_rms, initial_model=initial_model)
+        remaining = num_stages - objective.next_stage
         callback_list = configure_callbacks(callbacks, self.settings.verbose if verbose is None else verbose,
                                             objective.title(num_stages))
         self.model = objective.model
-        self.history = TrainingHistory()
-        return run_stages(objective, num_stages, callback_list, self.history)
+        self.history = history
+        if remaining <= 0:
+            history.message = f"the model already holds {objective.next_stage} stage(s) of {num_stages}"
+            return history
+        last = history.stages[-1] if history.stages else None
+        reason = None if last is None or not last.accepted else objective.stop_reason(last)
+        if reason is not None:  # the interrupted run would have ended here too
+            history.message = reason
+            return history
+        return run_stages(objective, remaining, callback_list, self.history)
 
     def predict(self, x, num_stages: int | None = None) -> np.ndarray:
         """Predictions of the trained model (first ``num_stages`` stages), float64 ``(N, 1)``."""
@@ -254,9 +283,29 @@ class MultiStageRegressor:
         x = as_float64_matrix("x", x, columns=model.input_dim)
         return model.predict(x, num_stages=num_stages)
 
+    def evaluate(self, x, y, num_stages: int | None = None) -> dict[str, float]:
+        """``{"rms", "max"}`` of ``y - predict(x)`` (first ``num_stages`` stages).
+
+        Raises:
+            ValueError: malformed or non-finite ``x`` or ``y``, or lengths that differ.
+        """
+        model = self._require_model()
+        x = as_float64_matrix("x", x, columns=model.input_dim)
+        y = as_float64_matrix("y", y, columns=1)
+        if len(y) != len(x):
+            raise ValueError(f"`x` and `y` must have the same number of rows, got {len(x)} and {len(y)}")
+        error = y - model.predict(x, num_stages=num_stages)
+        return {"rms": float(np.sqrt(np.mean(error**2))), "max": float(np.max(np.abs(error)))}
+
     def save(self, filepath) -> None:
-        """Saves the :class:`StagedModel` as a ``.keras`` file (weights bit for bit)."""
-        self._require_model().save(filepath)
+        """Saves the :class:`StagedModel` as a ``.keras`` file (weights bit for bit), with the settings and
+        the history in its config (:attr:`StagedModel.metadata`), so that :meth:`load` restores them.
+        The file is written to a temporary name beside ``filepath`` and renamed: an interrupted save
+        leaves the previous file."""
+        model = self._require_model()
+        model.metadata = {"format": SAVE_FORMAT, "version": SAVE_VERSION, "settings": self.settings.to_dict(),
+                          "history": None if self.history is None else self.history.to_file_dict()}
+        save_model_atomically(model, filepath)
 
     def export(self, filepath) -> None:
         """Writes a TF SavedModel loadable with ``tf.saved_model.load`` alone."""
@@ -264,12 +313,31 @@ class MultiStageRegressor:
 
     @classmethod
     def load(cls, filepath, **kwargs) -> "MultiStageRegressor":
-        """A regressor holding the model saved at ``filepath`` (settings from ``kwargs``)."""
-        regressor = cls(**kwargs)
-        model = keras.saving.load_model(filepath)
-        if not isinstance(model, StagedModel):
-            raise ValueError(f"{filepath!r} does not hold a StagedModel, got {type(model).__name__}")
+        """The regressor :meth:`save` wrote: its model, settings and history (``kwargs`` override settings,
+        e.g. ``verbose=0``). A ``.keras`` file of a bare :class:`StagedModel` loads with default settings.
+
+        Raises:
+            ValueError: naming the file: missing, truncated or corrupted, not a StagedModel, or written
+                by a newer format version.
+        """
+        model = load_staged_model(filepath)
+        metadata = model.metadata or {}
+        if metadata.get("format") not in (None, SAVE_FORMAT):
+            raise ValueError(f"{str(filepath)!r} holds a {metadata.get('format')!r} model, not a regressor")
+        version = metadata.get("version", SAVE_VERSION)
+        if not isinstance(version, int) or version > SAVE_VERSION:
+            raise ValueError(f"{str(filepath)!r} was saved with regressor format version {version!r}; this msnn_tf "
+                             f"reads versions up to {SAVE_VERSION}: upgrade msnn_tf")
+        settings = dict(metadata.get("settings") or {})
+        settings.update(kwargs)
+        regressor = cls()
+        try:
+            regressor.settings = RegressionSettings.from_dict({**regressor.settings.to_dict(), **settings})
+        except TypeError as error:
+            raise ValueError(f"{str(filepath)!r}: settings not understood ({error})") from None
         regressor.model = model
+        if metadata.get("history") is not None:
+            regressor.history = TrainingHistory.from_file_dict(metadata["history"], repr(str(filepath)))
         return regressor
 
     def _require_model(self) -> StagedModel:

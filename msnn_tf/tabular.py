@@ -1,0 +1,141 @@
+"""Tabular data files for the command line: CSV with a header row, or NumPy ``.npz``.
+
+:func:`read_table` returns the column names and a float64 matrix, checking what a file from the wild
+gets wrong: an empty file, a header without data, a delimiter other than the comma, text in a numeric
+column, ragged rows, NaN or infinite values. Each problem is a ``ValueError`` that names the file,
+the row (1-based, the header is row 1) and the column. :func:`select_columns` splits the table into
+inputs and output by column name (default: every column but the last are inputs, the last is the
+output); :func:`write_table` writes a CSV whose numbers round-trip exactly (``repr`` of float64).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["read_table", "select_columns", "write_table"]
+
+_OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def read_table(path) -> tuple[list[str], np.ndarray]:
+    """``(names, values (N, k) float64)`` of a CSV file with a header row or of an ``.npz`` file (its 1-D
+    arrays of equal length are the columns, named by their keys; a 2-D array ``a`` of shape (N, m) gives
+    columns ``a0 .. a{m-1}``).
+
+    Raises:
+        ValueError: naming the file (and row and column) for every malformed input.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no data file at {str(path)!r}")
+    if path.suffix.lower() == ".npz":
+        return _read_npz(path)
+    return _read_csv(path)
+
+
+def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(f"{name!r} is not a UTF-8 text (CSV) file") from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise ValueError(f"{name!r} is empty: a CSV file needs a header row and at least two data rows")
+    header = next(csv.reader([lines[0]]))
+    names = [h.strip() for h in header]
+    if len(names) < 2:
+        for delimiter, word in _OTHER_DELIMITERS.items():
+            if delimiter in lines[0]:
+                raise ValueError(f"{name!r}: the header {lines[0]!r} has one column but contains a {word}; "
+                                 "columns must be separated by commas")
+        raise ValueError(f"{name!r}: the header {lines[0]!r} has one column; at least one input and one output "
+                         "column are needed")
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise ValueError(f"{name!r}: column names must be non-empty and distinct, got {names}")
+    rows = []
+    for number, row in enumerate(csv.reader(lines[1:]), start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue  # blank lines
+        if len(row) != len(names):
+            raise ValueError(f"{name!r} row {number}: {len(row)} value(s), the header has {len(names)} columns")
+        values = []
+        for column, cell in zip(names, row):
+            try:
+                value = float(cell)
+            except ValueError:
+                raise ValueError(f"{name!r} row {number}, column {column!r}: {cell.strip()!r} is not a number") from None
+            if not math.isfinite(value):
+                raise ValueError(f"{name!r} row {number}, column {column!r}: {cell.strip()!r} is not finite")
+            values.append(value)
+        rows.append(values)
+    if len(rows) < 2:
+        raise ValueError(f"{name!r} has {len(rows)} data row(s); at least two are needed")
+    return names, np.asarray(rows, dtype=np.float64)
+
+
+def _read_npz(path: Path) -> tuple[list[str], np.ndarray]:
+    name = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: np.asarray(archive[key]) for key in archive.files}
+    except Exception as error:  # zipfile, pickle refusal, truncated member: one message
+        raise ValueError(f"{name!r} is not a readable .npz file ({type(error).__name__}: {error})") from None
+    names, columns = [], []
+    for key, array in arrays.items():
+        if array.ndim == 1:
+            names.append(key)
+            columns.append(array)
+        elif array.ndim == 2:
+            names += [f"{key}{j}" for j in range(array.shape[1])]
+            columns += [array[:, j] for j in range(array.shape[1])]
+        else:
+            raise ValueError(f"{name!r}: array {key!r} has shape {array.shape}; columns must be 1-D or 2-D arrays")
+    if len(names) < 2:
+        raise ValueError(f"{name!r} holds {len(names)} column(s); at least one input and one output are needed")
+    lengths = {len(c) for c in columns}
+    if len(lengths) != 1:
+        raise ValueError(f"{name!r}: columns have different lengths {sorted(lengths)}")
+    try:
+        values = np.stack([c.astype(np.float64) for c in columns], axis=1)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name!r}: every array must be numeric") from None
+    if len(values) < 2:
+        raise ValueError(f"{name!r} has {len(values)} row(s); at least two are needed")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name!r} row {row}, column {names[column]!r}: {values[row, column]} is not finite")
+    return names, values
+
+
+def select_columns(names, values, inputs=None, output=None, source: str = "data") -> tuple[np.ndarray, np.ndarray, list, str]:
+    """``(x (N, d), y (N, 1), input names, output name)``: ``inputs`` (names) and ``output`` (a name);
+    defaults every column but the last, and the last.
+
+    Raises:
+        ValueError: a name not in the file, or an output that is also an input.
+    """
+    names = list(names)
+    output = names[-1] if output is None else output
+    inputs = [n for n in names if n != output] if inputs is None else list(inputs)
+    for wanted in [*inputs, output]:
+        if wanted not in names:
+            raise ValueError(f"{source}: no column {wanted!r}; the columns are {names}")
+    if output in inputs or not inputs:
+        raise ValueError(f"{source}: inputs {inputs} and output {output!r} must be distinct and non-empty")
+    x = values[:, [names.index(n) for n in inputs]]
+    y = values[:, [names.index(output)]]
+    return x, y, inputs, output
+
+
+def write_table(path, names, values) -> None:
+    """A CSV with a header; float64 values written with ``repr`` (they parse back bit for bit)."""
+    from msnn_tf.jsonio import atomic_write_bytes
+
+    lines = [",".join(names)] + [",".join(repr(float(v)) for v in row) for row in np.asarray(values)]
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
