@@ -133,7 +133,7 @@ def fit_command(args) -> int:
     import numpy as np
 
     import msnn_tf as msnn
-    from msnn_tf.plotting import plot_regression_summary
+    from msnn_tf.plotting import plot_regression_2d, plot_regression_summary
 
     settings = dict(seed=args.seed, verbose=args.verbose, stage_solver=args.stage_solver)
     if args.quick:
@@ -179,33 +179,14 @@ def fit_command(args) -> int:
         order = np.argsort(x[:, 0])
         png = plot_regression_summary(regressor.model, history, x[order], y[order], out / "fit.png",
                                       title=f"multi-stage regression of {output}({', '.join(inputs)})")
-    else:
-        png = _plot_map(regressor, x, y, out / "fit.png", inputs, output)
+    elif x.shape[1] == 2:
+        png = plot_regression_2d(regressor.model, x, y, out / "fit.png", history=history,
+                                 title=f"multi-stage regression of {output}({', '.join(inputs)})")
     print(history.table())
     rms = regressor.evaluate(x, y)
     print(f"training data RMS {rms['rms']:.3e}, max {rms['max']:.3e}; {time.perf_counter() - start:.1f} s; wrote "
           f"{out / 'model.keras'}, {export}, {out / 'history.json'}, {out / 'losses.csv'}" + (f", {png}" if png else ""))
     return 0
-
-
-def _plot_map(regressor, x, y, path, inputs, output):
-    """Prediction and error of the first two inputs, as scattered maps (2-D and higher data)."""
-    import numpy as np
-
-    from msnn_tf.plotting import _pyplot
-
-    plt = _pyplot()
-    error = y[:, 0] - regressor.predict(x)[:, 0]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, values, title in ((axes[0], y[:, 0], f"{output} (data)"), (axes[1], np.log10(np.abs(error) + 1e-18),
-                                                                     "log10 |data - prediction|")):
-        points = ax.scatter(x[:, 0], x[:, 1], c=values, s=6, cmap="viridis")
-        fig.colorbar(points, ax=ax)
-        ax.set(xlabel=inputs[0], ylabel=inputs[1], title=title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def predict_command(args) -> int:

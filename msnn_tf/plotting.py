@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_regression_summary"]
+__all__ = ["plot_pinn_summary", "plot_regression_2d", "plot_regression_summary"]
 
 
 def _pyplot():
@@ -57,5 +57,111 @@ def plot_regression_summary(model, history, x_eval, y_eval, path, title=None) ->
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return str(path)
+
+
+def _stage_losses(ax, history) -> None:
+    """Each stage's normalised loss against cumulative iterations (regression or PINN reports)."""
+    offset = 0
+    for report in history.stages:
+        if hasattr(report, "adam_losses"):
+            losses = np.asarray(report.adam_losses)
+            iterations = offset + np.arange(losses.size)
+            if np.asarray(report.lbfgs_losses).size:
+                iterations = np.concatenate([iterations, offset + losses.size + np.asarray(report.lbfgs_iterations_history)])
+                losses = np.concatenate([losses, report.lbfgs_losses])
+        else:
+            iterations, losses = offset + np.asarray(report.loss_iterations), np.asarray(report.losses)
+        if losses.size:
+            ax.semilogy(iterations, np.maximum(losses, 1e-300), lw=1, label=f"stage {report.stage}")
+            offset = int(iterations[-1])
+    ax.set(xlabel="iteration (stages in sequence)", ylabel="normalised loss of the stage", title="training loss per stage")
+    if history.stages:
+        ax.legend(fontsize=8)
+
+
+def _map(fig, ax, x, values, title, axis_names=("x", "y")) -> None:
+    points = ax.tricontourf(x[:, 0], x[:, 1], values, levels=40, cmap="viridis")
+    fig.colorbar(points, ax=ax)
+    ax.set(xlabel=axis_names[0], ylabel=axis_names[1], title=title)
+
+
+def plot_regression_2d(model, x, y, path, title=None, history=None) -> str:
+    """Writes maps of a 2-D regression (data, ``log10 |error|`` of the final model, and the stage losses
+    when ``history`` is given) at scattered or gridded points ``x (N, 2)``; returns the path."""
+    plt = _pyplot()
+    x = np.asarray(x, dtype=np.float64).reshape(-1, 2)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    error = np.abs(y - model.predict(x)[:, 0])
+    fig, axes = plt.subplots(1, 3 if history is not None else 2, figsize=(16 if history is not None else 11, 4.6))
+    _map(fig, axes[0], x, y, "data")
+    _map(fig, axes[1], x, np.log10(np.maximum(error, 1e-18)), f"log10 |error| (RMS {np.sqrt(np.mean(error**2)):.1e})")
+    if history is not None:
+        _stage_losses(axes[2], history)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return str(path)
+
+
+def plot_pinn_summary(solver, path, title=None) -> str:
+    """Writes a 4-panel PNG of a :class:`~msnn_tf.MultiStagePINN` in 1-D or 2-D and returns its path.
+
+    Panels: (a) the solution (1-D: with the exact one when the problem has it; 2-D: a map); (b) the
+    error against the exact solution after each stage (1-D) or of the final model (2-D map), or the
+    equation residual without an exact solution; (c) ``|r|`` of the equation residual after each stage
+    (1-D) or of the final model (2-D); (d) the loss of each stage against its iterations.
+    """
+    plt = _pyplot()
+    problem, model = solver.problem, solver.model
+    d = problem.domain.dim
+    if d not in (1, 2):
+        raise ValueError(f"plot_pinn_summary draws 1-D and 2-D problems, got d={d}")
+    lower, upper = problem.domain.lower, problem.domain.upper
+    if d == 1:
+        x = np.linspace(lower[0], upper[0], 2001)[:, None]
+    else:
+        axes_points = [np.linspace(lo, hi, 121) for lo, hi in zip(lower, upper)]
+        x = np.stack(np.meshgrid(*axes_points, indexing="ij"), axis=-1).reshape(-1, 2)
+    exact = None if problem.exact is None else np.asarray(problem.exact(x), dtype=np.float64).reshape(len(x), -1)[:, 0]
+    names = problem.domain.axis_names
+    fig, axes = plt.subplots(1, 4, figsize=(21, 4.6))
+    count = model.num_stages
+    if d == 1:
+        axes[0].plot(x[:, 0], solver.predict(x)[:, 0], "r-", lw=1.5, label=f"{count}-stage network")
+        if exact is not None:
+            axes[0].plot(x[:, 0], exact, "k--", lw=1, label="exact")
+        axes[0].set(xlabel=names[0], ylabel="u", title="(a) solution")
+        axes[0].legend()
+        for k in range(1, count + 1):
+            if exact is not None:
+                axes[1].semilogy(x[:, 0], np.maximum(np.abs(exact - solver.predict(x, num_stages=k)[:, 0]), 1e-18), lw=1,
+                                 label=f"after stage {k - 1}")
+            axes[2].semilogy(x[:, 0], np.maximum(np.abs(solver.residual(x, num_stages=k)[:, 0]), 1e-18), lw=1,
+                             label=f"after stage {k - 1}")
+        axes[1].set(xlabel=names[0], ylabel="|u_exact - u|", title="(b) error after each stage")
+        axes[2].set(xlabel=names[0], ylabel="|r|", title="(c) equation residual after each stage")
+        for ax in axes[1:3]:
+            if count and ax.lines:
+                ax.legend(fontsize=8)
+    else:
+        _map(fig, axes[0], x, solver.predict(x)[:, 0], "(a) solution", names)
+        if exact is not None:
+            error = np.abs(exact - solver.predict(x)[:, 0])
+            _map(fig, axes[1], x, np.log10(np.maximum(error, 1e-18)),
+                 f"(b) log10 |error| (RMS {np.sqrt(np.mean(error**2)):.1e})", names)
+        else:
+            axes[1].set_axis_off()
+        residual = np.abs(solver.residual(x)[:, 0])
+        _map(fig, axes[2], x, np.log10(np.maximum(residual, 1e-18)), "(c) log10 |r|", names)
+    _stage_losses(axes[3], solver.history)
+    axes[3].set_title("(d) training loss per stage")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return str(path)

@@ -42,12 +42,12 @@ def _fit_command(data, out, *extra):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    """An uninterrupted run of the command line (a subprocess, as a user runs it)."""
+    """An uninterrupted run of the command line."""
     folder = tmp_path_factory.mktemp("run")
     x = np.linspace(-1.0, 1.0, 300)
     data = write_csv(folder / "data.csv", x, target(x))
-    result = subprocess.run(_fit_command(data, folder / "run"), env=ENV, capture_output=True, text=True)
-    return result.returncode, data, folder / "run"
+    # In-process (the kill test below runs the command as a subprocess): saves a TensorFlow start-up.
+    return cli.main(_fit_command(data, folder / "run")[3:]), data, folder / "run"
 
 
 def test_fit_writes_a_complete_run_directory(finished_run, capsys):
@@ -183,7 +183,7 @@ def test_kill_9_mid_stage_then_resume_equals_an_uninterrupted_run(finished_run, 
     process.wait()
     kept = TrainingHistory.load(killed / "history.json")
     assert [s.stage for s in kept.stages] == [0]  # stage 1 was under way: only it is lost
-    assert subprocess.run(_fit_command(data, killed, "--resume"), env=env, capture_output=True).returncode == 0
+    assert cli.main(_fit_command(data, killed, "--resume")[3:]) == 0  # resumed in-process
     x_eval = np.linspace(-1.0, 1.0, 777)[:, None]
     resumed, uninterrupted = (msnn.MultiStageRegressor.load(d / "model.keras") for d in (killed, whole))
     assert resumed.model.num_stages == uninterrupted.model.num_stages == 2
@@ -193,10 +193,11 @@ def test_kill_9_mid_stage_then_resume_equals_an_uninterrupted_run(finished_run, 
 
 def test_pinn_save_load_continues(tmp_path):
     from msnn_tf import pinn
+    from msnn_tf.plotting import plot_pinn_summary
 
     problem = pinn.Problem(domain=pinn.Interval(0.0, 1.0), residual=lambda x, u, d: d["x"] - u, derivatives=["x"],
                            conditions=[pinn.PointValues([[0.0]], [[1.0]])], exact=lambda x: np.exp(x))
-    solver = msnn.MultiStagePINN(problem, adam_steps=300, lbfgs_iterations=200, verbose=0)
+    solver = msnn.MultiStagePINN(problem, adam_steps=200, lbfgs_iterations=100, verbose=0)
     solver.fit(num_stages=1)
     solver.save(tmp_path / "pinn.keras")
     back = msnn.MultiStagePINN.load(tmp_path / "pinn.keras", problem)
@@ -205,7 +206,19 @@ def test_pinn_save_load_continues(tmp_path):
     np.testing.assert_array_equal(back.predict(x), solver.predict(x))  # tolerance 0: weights bit for bit
     back.fit(num_stages=1)
     assert back.evaluate()["rms"] < 1e-12 and back.evaluate(x)["max"] < 1e-11  # a solved stage: ~1e-15 measured
+    png = plot_pinn_summary(back, tmp_path / "pinn.png", title="u' = u")
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(png).stat().st_size > 20000
     other = pinn.Problem(domain=pinn.Interval(0.0, 2.0), residual=lambda x, u, d: d["x"] - u, derivatives=["x"],
                          conditions=[pinn.PointValues([[0.0]], [[1.0]])])
     with pytest.raises(ValueError, match="problem has 1 on"):
         msnn.MultiStagePINN.load(tmp_path / "pinn.keras", other)
+
+
+def test_2d_regression_map_plot(tmp_path):
+    from msnn_tf.plotting import plot_regression_2d
+
+    model = msnn.StagedModel(2, lower=-1.0, upper=1.0)
+    model.add_stage(msnn.build_stage_network(2, width=8), epsilon=1.0)
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (500, 2))
+    png = plot_regression_2d(model, x, np.sin(x[:, 0]) * x[:, 1], tmp_path / "map.png")
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(png).stat().st_size > 20000
