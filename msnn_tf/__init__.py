@@ -14,7 +14,7 @@ import importlib
 #: ``msnn.MultiStageRegressor`` and ``from msnn_tf import MultiStageRegressor`` work as before.
 _LOCATIONS = {
     "Partials": "msnn_tf.derivatives", "partial_derivatives": "msnn_tf.derivatives",
-    "StageCallback": "msnn_tf.engine", "TimeProfile": "msnn_tf.engine", "Checkpoint": "msnn_tf.engine",
+    "StageCallback": "msnn_tf.engine", "TimeProfile": "msnn_tf.engine", "Checkpoint": "msnn_tf.engine", "TensorBoard": "msnn_tf.engine",
     "InputScaling": "msnn_tf.layers", "ScaledFirstLayer": "msnn_tf.layers",
     "LeastSquaresResult": "msnn_tf.least_squares", "solve_output_layer": "msnn_tf.least_squares",
     "build_stage_network": "msnn_tf.networks",
@@ -52,6 +52,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AdamResults",
     "Checkpoint",
+    "TensorBoard",
     "PINNHistory",
     "load_model",
     "DataDensityWarning",

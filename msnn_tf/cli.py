@@ -160,7 +160,9 @@ def fit_command(args) -> int:
     start = time.perf_counter()
     try:
         history = regressor.fit(x, y, num_stages=args.num_stages, target_rms=args.target_rms, validation_data=validation,
-                                callbacks=[msnn.Checkpoint(out, regressor)], initial_model=initial_model)
+                                callbacks=[msnn.Checkpoint(out, regressor)]
+                                + ([msnn.TensorBoard(args.tensorboard)] if args.tensorboard else []),
+                                initial_model=initial_model)
     except ValueError as error:
         raise UsageError(str(error)) from None
     if not any(s.accepted for s in history.stages):
@@ -288,6 +290,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--quick", action="store_true", help="few iterations (a smoke test)")
     fit.add_argument("--resume", action="store_true", help="continue the run in --out after its last finished stage")
     fit.add_argument("--overwrite", action="store_true", help="replace the files of an existing --out")
+    fit.add_argument("--tensorboard", metavar="LOG_DIR", help="also write TensorBoard summaries (losses, eps, f_d, "
+                     "kappa_hat per stage) to LOG_DIR")
     fit.add_argument("--verbose", type=int, default=1, choices=(0, 1))
     predict = commands.add_parser("predict", help="predictions of a saved model (bit-identical to the Python API)")
     predict.add_argument("model", help="a .keras file or a run directory")

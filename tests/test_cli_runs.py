@@ -47,7 +47,8 @@ def finished_run(tmp_path_factory):
     x = np.linspace(-1.0, 1.0, 300)
     data = write_csv(folder / "data.csv", x, target(x))
     # In-process (the kill test below runs the command as a subprocess): saves a TensorFlow start-up.
-    return cli.main(_fit_command(data, folder / "run")[3:]), data, folder / "run"
+    command = _fit_command(data, folder / "run", "--tensorboard", str(folder / "run" / "tensorboard"))[3:]
+    return cli.main(command), data, folder / "run"
 
 
 def test_fit_writes_a_complete_run_directory(finished_run, capsys):
@@ -61,6 +62,17 @@ def test_fit_writes_a_complete_run_directory(finished_run, capsys):
     losses = np.genfromtxt(run / "losses.csv", delimiter=",", names=True, dtype=None, encoding="utf-8")
     assert len(losses) > 100 and np.all(np.isfinite(losses["loss"]))
     regressor = msnn.MultiStageRegressor.load(run / "model.keras")
+    import tensorflow as tf
+
+    events = {}
+    for path in (run / "tensorboard").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                events.setdefault(value.tag, []).append((event.step, float(tf.make_ndarray(value.tensor))))
+    assert {"loss/adam", "loss/lbfgs", "stage/epsilon", "stage/kappa_hat", "stage/final_loss"} <= set(events)
+    assert [v for _, v in events["stage/epsilon"]] == [s.epsilon for s in regressor.history.stages]  # exact
+    steps = [step for step, _ in events["loss/adam"]]
+    assert steps == sorted(steps) and all(np.isfinite(v) for _, v in events["loss/lbfgs"])
     x = np.linspace(-1.0, 1.0, 1001)[:, None]
     rms = regressor.evaluate(x, target(x))["rms"]
     assert rms < 1e-6 and rms < 0.01 * regressor.history.stages[0].train_rms  # --quick: stage 1 gains > 100x

@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any, Iterable, Mapping
 
-__all__ = ["CallbackList", "Checkpoint", "ProgressCallback", "StageCallback", "configure_callbacks"]
+__all__ = ["CallbackList", "Checkpoint", "ProgressCallback", "StageCallback", "TensorBoard", "configure_callbacks"]
 
 
 class StageCallback:
@@ -138,8 +138,15 @@ class ProgressCallback(StageCallback):
         if "message" in logs:
             self.print(f"  stage {stage} | {logs['message']} | {elapsed:7.1f} s")
         else:
-            self.print(f"  stage {stage} | {logs['solver']:5s} {logs['iteration']:>6d}/{logs['total']:<6d} | "
-                       f"loss {logs['loss']:.3e} | {elapsed:7.1f} s")
+            iteration, total = int(logs["iteration"]), int(logs["total"])
+            tail = ""
+            if logs["solver"] == "adam" and 0 < iteration < total and logs.get("elapsed"):
+                # Adam runs its known total: a linear estimate from the steps so far (compilation included)
+                tail = f" | ETA {float(logs['elapsed']) * (total - iteration) / iteration:6.1f} s"
+            elif logs["solver"] == "lbfgs":
+                tail = " | cap"  # L-BFGS stops at its cap or earlier, when it can make no further progress
+            self.print(f"  stage {stage} | {logs['solver']:5s} {iteration:>6d}/{total:<6d} | "
+                       f"loss {logs['loss']:.3e} | {elapsed:7.1f} s{tail}")
 
     def on_stage_end(self, stage, report):
         self.print(report.progress_line())
@@ -203,3 +210,77 @@ class Checkpoint(StageCallback):
         atomic_write_bytes(self.directory / self.REPORT, (history.table() + "\n").encode("utf-8"))
         lines = ["stage,phase,iteration,loss"] + [f"{s},{p},{i},{v!r}" for s, p, i, v in history.loss_rows()]
         atomic_write_bytes(self.directory / self.LOSSES, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+class TensorBoard(StageCallback):
+    """Writes what a run does as TensorFlow summaries, for ``tensorboard --logdir LOG_DIR``.
+
+    Scalars, with the global iteration (the iterations of all earlier stages plus this stage's) as
+    step: ``loss/adam`` and ``loss/lbfgs`` (the stage's normalised loss at the end of each optimizer
+    block); per stage, at the stage's first step: ``stage/epsilon``, ``stage/dominant_frequency``
+    (first axis), ``stage/kappa_hat`` and, for a PINN, ``stage/gamma`` and ``stage/gamma_g``; at its
+    end ``stage/final_loss`` (regression) or ``stage/residual_rms`` and ``stage/true_rms`` (PINN, when
+    known).
+
+    Viewing the files needs the ``tensorboard`` package (``pip install tensorboard``); writing them does not.
+
+    Args:
+        log_dir: Folder of the event files (created if missing).
+    """
+
+    def __init__(self, log_dir):
+        super().__init__()
+        self.log_dir = str(log_dir)
+        self._writer = None
+        self._offset = 0  # iterations of the stages before the current one
+        self._last = 0
+        self._adam = 0  # Adam steps of the current stage (L-BFGS iterations count after them)
+
+    def _scalar(self, name: str, value, step: int) -> None:
+        import math
+
+        import tensorflow as tf
+
+        if value is None or not math.isfinite(float(value)):
+            return
+        from tensorflow.core.framework import summary_pb2
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+            # tf.summary.scalar lives in the tensorboard package, which TensorFlow no longer installs: the
+            # core tf.summary.write with the scalars plugin's metadata writes the same event (float64).
+            self._metadata = summary_pb2.SummaryMetadata(
+                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")).SerializeToString()
+        with self._writer.as_default():
+            tf.summary.write(name, tf.constant(float(value), tf.float64), step=int(step), metadata=self._metadata)
+
+    def on_stage_begin(self, stage, plan):
+        step = self._offset
+        self._scalar("stage/epsilon", plan.epsilon, step)
+        if plan.dominant_frequency:
+            self._scalar("stage/dominant_frequency", plan.dominant_frequency[0], step)
+        self._scalar("stage/kappa_hat", plan.kappa_hat, step)
+        for key in ("gamma", "gamma_g"):
+            if key in plan.extras:
+                self._scalar(f"stage/{key}", plan.extras[key], step)
+
+    def on_block_end(self, stage, logs):
+        if "loss" in logs:
+            self._last = self._offset + int(logs["iteration"]) + (0 if logs["solver"] == "adam" else self._adam)
+            self._scalar(f"loss/{logs['solver']}", logs["loss"], self._last)
+        if logs.get("solver") == "adam":
+            self._adam = int(logs["iteration"])
+
+    def on_stage_end(self, stage, report):
+        step = max(self._last, self._offset)
+        for key in ("final_loss", "residual_rms_after", "true_rms"):
+            if hasattr(report, key):
+                self._scalar(f"stage/{key.replace('_after', '')}", getattr(report, key), step)
+        self._offset = step + 1
+        self._adam = 0
+        if self._writer is not None:
+            self._writer.flush()
+
+    def on_fit_end(self, history):
+        if self._writer is not None:
+            self._writer.flush()
