@@ -39,24 +39,17 @@ def plot_regression_summary(model, history, x_eval, y_eval, path, title=None) ->
     axes[1].set_ylabel("|u_g(x) - u(x)|")
     axes[1].set_title("(b) error after each stage")
     axes[1].legend(fontsize=8)
-    offset = 0
-    for report in history.stages:
-        adam = np.asarray(report.adam_losses)
-        iterations = offset + np.arange(adam.size)
-        losses = adam
-        if report.lbfgs_losses.size:
-            iterations = np.concatenate([iterations, offset + adam.size + np.asarray(report.lbfgs_iterations_history)])
-            losses = np.concatenate([losses, report.lbfgs_losses])
-        axes[2].semilogy(iterations, np.maximum(losses, 1e-300), lw=1, label=f"stage {report.stage}")
-        offset += report.iterations
-    axes[2].set_xlabel("iteration (Adam then L-BFGS, cumulative)")
-    axes[2].set_ylabel("normalised loss of the stage")
+    _stage_losses(axes[2], history)
     axes[2].set_title("(c) training loss per stage")
-    axes[2].legend(fontsize=8)
+    return _save(plt, fig, path, title, dpi=120)
+
+
+def _save(plt, fig, path, title, dpi) -> str:
+    """Titles, lays out, writes and closes ``fig``; returns the path as a string."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return str(path)
 
@@ -99,12 +92,7 @@ def plot_regression_2d(model, x, y, path, title=None, history=None) -> str:
     _map(fig, axes[1], x, np.log10(np.maximum(error, 1e-18)), f"log10 |error| (RMS {np.sqrt(np.mean(error**2)):.1e})")
     if history is not None:
         _stage_losses(axes[2], history)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return str(path)
+    return _save(plt, fig, path, title, dpi=120)
 
 
 def plot_pinn_summary(solver, path, title=None) -> str:
@@ -159,9 +147,4 @@ def plot_pinn_summary(solver, path, title=None) -> str:
         _map(fig, axes[2], x, np.log10(np.maximum(residual, 1e-18)), "(c) log10 |r|", names)
     _stage_losses(axes[3], solver.history)
     axes[3].set_title("(d) training loss per stage")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return _save(plt, fig, path, title, dpi=110)

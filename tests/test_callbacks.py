@@ -8,7 +8,7 @@ import msnn_tf as msnn
 
 import golden_runs
 
-SMALL = dict(width=8, adam_steps=200, lbfgs_iterations=200, seed=0)
+SMALL = dict(width=8, adam_steps=200, lbfgs_iterations=200, seed=0, jit_compile=False)  # no XLA: compiling costs more than 200 steps
 
 
 def data():

@@ -118,10 +118,10 @@ def test_target_rms_stops_early():
 
 def test_progress_is_printed_and_quiet(capsys):
     x = np.linspace(-1, 1, 100)[:, None]
-    msnn.MultiStageRegressor(width=5, adam_steps=20, lbfgs_iterations=20, verbose=1).fit(x, target(x), num_stages=1)
+    msnn.MultiStageRegressor(width=5, adam_steps=20, lbfgs_iterations=20, verbose=1, jit_compile=False).fit(x, target(x), num_stages=1)
     out = capsys.readouterr().out
     assert "stage 0 | adam" in out and "loss" in out and " s" in out
-    msnn.MultiStageRegressor(width=5, adam_steps=20, lbfgs_iterations=20, verbose=0).fit(x, target(x), num_stages=1)
+    msnn.MultiStageRegressor(width=5, adam_steps=20, lbfgs_iterations=20, verbose=0, jit_compile=False).fit(x, target(x), num_stages=1)
     assert capsys.readouterr().out == ""
 
 
