@@ -79,12 +79,12 @@ def _check_output(path: Path, overwrite: bool, what: str) -> None:
         raise UsageError(f"{what} {str(path)!r} exists; pass --overwrite to replace it")
 
 
-def _read_xy(path, inputs, output, what):
+def _read_xy(path, inputs, output):
+    """``(x, y, input names, output name)`` of a data file."""
     from msnn_tf.tabular import read_table, select_columns
 
     names, values = read_table(path)
-    x, y, inputs, output = select_columns(names, values, inputs, output, source=repr(str(path)))
-    return x, y, inputs, output
+    return select_columns(names, values, inputs, output, source=repr(str(path)))
 
 
 def _check_duplicates(x, y, source):
@@ -107,7 +107,7 @@ def _names(text):
 
 def fit_command(args) -> int:
     """``msnn-tf fit DATA --out RUN_DIR``: a multi-stage regression of a data file, written as a run directory."""
-    from msnn_tf.jsonio import read_json, write_json
+    from msnn_tf.jsonio import check_version, read_json, write_json
 
     out = Path(args.out)
     run_file = out / "run.json"
@@ -117,17 +117,15 @@ def fit_command(args) -> int:
         run = read_json(run_file)
         if not isinstance(run, dict) or run.get("format") != RUN_FORMAT:
             raise UsageError(f"--resume: {str(run_file)!r} is not an msnn-tf run file")
-        if not isinstance(run.get("version"), int) or run["version"] > RUN_VERSION:
-            raise UsageError(f"--resume: {str(run_file)!r} has run format version {run.get('version')!r}; this msnn-tf "
-                             f"reads versions up to {RUN_VERSION}: upgrade msnn_tf")
+        check_version(run.get("version"), RUN_VERSION, f"--resume: {str(run_file)!r}", "run")
     elif out.exists() and any(out.iterdir()) and not args.overwrite:
         raise UsageError(f"output directory {str(out)!r} exists and is not empty; pass --overwrite to replace its "
                          "files or --resume to continue its run")
-    x, y, inputs, output = _read_xy(args.data, _names(args.inputs), args.output, "data")
+    x, y, inputs, output = _read_xy(args.data, _names(args.inputs), args.output)
     _check_duplicates(x, y, repr(str(args.data)))
     validation = None
     if args.validation:
-        xv, yv, _, _ = _read_xy(args.validation, inputs, output, "validation")
+        xv, yv, _, _ = _read_xy(args.validation, inputs, output)
         validation = (xv, yv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
@@ -139,10 +137,11 @@ def fit_command(args) -> int:
     if args.quick:
         settings.update(adam_steps=300, lbfgs_iterations=300)
     initial_model = None
+    # What a resumed run must share with the run it continues (written to run.json when a run starts).
+    started = {"data": str(Path(args.data).resolve()), "inputs": inputs, "output": output, "seed": args.seed,
+               "quick": bool(args.quick), "stage_solver": args.stage_solver}
     if args.resume:
-        for key in ("data", "inputs", "output", "seed", "quick", "stage_solver"):
-            now = {"data": str(Path(args.data).resolve()), "inputs": inputs, "output": output, "seed": args.seed,
-                   "quick": bool(args.quick), "stage_solver": args.stage_solver}[key]
+        for key, now in started.items():
             if run.get(key) != now:
                 raise UsageError(f"--resume: the run was started with {key} {run.get(key)!r}, not {now!r}")
         if (out / "model.keras").is_file():
@@ -152,9 +151,7 @@ def fit_command(args) -> int:
             regressor = msnn.MultiStageRegressor(**settings)
     else:
         out.mkdir(parents=True, exist_ok=True)
-        write_json(run_file, {"format": RUN_FORMAT, "version": RUN_VERSION, "data": str(Path(args.data).resolve()),
-                              "inputs": inputs, "output": output, "num_stages": args.num_stages, "seed": args.seed,
-                              "quick": bool(args.quick), "stage_solver": args.stage_solver,
+        write_json(run_file, {"format": RUN_FORMAT, "version": RUN_VERSION, **started, "num_stages": args.num_stages,
                               "validation": args.validation})
         regressor = msnn.MultiStageRegressor(**settings)
     start = time.perf_counter()
@@ -168,9 +165,7 @@ def fit_command(args) -> int:
     if not any(s.accepted for s in history.stages):
         print(f"msnn-tf fit: no stage was accepted ({history.message})", file=sys.stderr)
         return 1
-    regressor.history.save(out / "history.json")
-    regressor.save(out / "model.keras")
-    export = out / "saved_model"
+    export = out / "saved_model"  # model.keras and history.json: written by the Checkpoint callback
     if export.exists():
         import shutil
 
@@ -196,6 +191,8 @@ def predict_command(args) -> int:
     model_path = Path(args.model)
     if model_path.is_dir():
         model_path = model_path / "model.keras"
+    import numpy as np
+
     from msnn_tf.tabular import read_table, write_table
 
     names, values = read_table(args.data)
@@ -226,7 +223,7 @@ def predict_command(args) -> int:
             print(",".join(repr(float(v)) for v in row))
         return 0
     target = Path(args.output_file)
-    write_table(target, [*inputs, "prediction"], __import__("numpy").hstack([x, prediction]))
+    write_table(target, [*inputs, "prediction"], np.hstack([x, prediction]))
     print(f"wrote {len(x)} prediction(s) to {target}")
     return 0
 

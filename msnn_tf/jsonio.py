@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "json_ready", "read_json", "write_json"]
+__all__ = ["atomic_write_bytes", "check_version", "json_ready", "read_json", "write_json"]
 
 
 def json_ready(value):
@@ -63,6 +63,14 @@ def write_json(path, data: Any, indent: int | None = 1) -> Path:
     """Writes ``json_ready(data)`` as strict JSON (``allow_nan=False``), atomically; returns the path."""
     text = json.dumps(json_ready(data), indent=indent, allow_nan=False)
     return atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+
+
+def check_version(version, max_version: int, source: str, kind: str) -> None:
+    """``ValueError`` naming ``source`` unless ``version`` is an integer this msnn_tf reads (at most
+    ``max_version``): a file of a newer msnn_tf is refused, not half-read. ``kind`` names the format."""
+    if not isinstance(version, int) or version > max_version:
+        raise ValueError(f"{source} has {kind} format version {version!r}; this msnn_tf reads versions up to "
+                         f"{max_version}: upgrade msnn_tf")
 
 
 def read_json(path) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from msnn_tf.jsonio import json_ready, read_json, write_json
+from msnn_tf.jsonio import check_version, json_ready, read_json, write_json
 
 __all__ = ["HISTORY_FORMAT", "HISTORY_VERSION", "PINNHistory", "PINNStageReport", "StageReport", "TrainingHistory"]
 
@@ -325,10 +325,7 @@ class TrainingHistory:
         """
         if not isinstance(data, dict) or data.get("format") != HISTORY_FORMAT:
             raise ValueError(f"{source} is not an msnn_tf history")
-        version = data.get("version")
-        if not isinstance(version, int) or version > HISTORY_VERSION:
-            raise ValueError(f"{source} has history format version {version!r}; this msnn_tf reads versions up to "
-                             f"{HISTORY_VERSION}: upgrade msnn_tf")
+        check_version(data.get("version"), HISTORY_VERSION, source, "history")
         kinds = {"StageReport": (StageReport, TrainingHistory), "PINNStageReport": (PINNStageReport, PINNHistory)}
         if data.get("report_type") not in kinds:
             raise ValueError(f"{source}: unknown report type {data.get('report_type')!r}")
@@ -371,23 +368,18 @@ def _restore(value, annotation: str):
             return None
         return np.array([]) if "np.ndarray" in annotation else math.nan
     if "np.ndarray" in annotation:
-        return np.asarray(_nan_for_none(value), dtype=np.float64)
+        return np.asarray(_nan_for_none(value, list), dtype=np.float64)
     if annotation.startswith("tuple"):
-        return _as_tuple(value)
+        return _nan_for_none(value, tuple)
     if annotation.startswith("float") and isinstance(value, (int, float)):
         return float(value)
     return value
 
 
-def _nan_for_none(value):
+def _nan_for_none(value, container):
+    """Nested JSON lists as ``container`` (``list`` or ``tuple``) with ``None`` (a non-finite number) as NaN."""
     if isinstance(value, list):
-        return [_nan_for_none(v) for v in value]
-    return math.nan if value is None else value
-
-
-def _as_tuple(value):
-    if isinstance(value, list):
-        return tuple(_as_tuple(v) for v in value)
+        return container(_nan_for_none(v, container) for v in value)
     return math.nan if value is None else value
 
 

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any, Iterable, Mapping
@@ -174,7 +175,8 @@ class Checkpoint(StageCallback):
     """Keeps a run directory up to date after every stage, so that a run killed at any moment (even by
     SIGKILL) loses at most the stage under way.
 
-    After each stage it writes, each file atomically (a temporary file, then a rename):
+    After each stage, and once more when the fit ends (with its closing message), it writes, each file
+    atomically (a temporary file, then a rename):
     ``model.keras`` (the solver's :meth:`save`: model, settings and history; only when the stage was
     accepted, so the file always holds the last good model), ``history.json`` (strict JSON, discarded
     stages included), ``report.txt`` (the per-stage table) and ``losses.csv`` (``stage, phase,
@@ -200,11 +202,18 @@ class Checkpoint(StageCallback):
         self.solver = solver
 
     def on_stage_end(self, stage: int, report) -> None:
+        self._write(save_model=report.accepted)
+
+    def on_fit_end(self, history) -> None:
+        # The history now has the fit's closing message and wall time: write it, and the model with it.
+        self._write(save_model=self.solver.model is not None and self.solver.model.num_stages > 0)
+
+    def _write(self, save_model: bool) -> None:
         from msnn_tf.jsonio import atomic_write_bytes
 
         self.directory.mkdir(parents=True, exist_ok=True)
         history = self.solver.history
-        if report.accepted:
+        if save_model:
             self.solver.save(self.directory / self.MODEL)
         history.save(self.directory / self.HISTORY)
         atomic_write_bytes(self.directory / self.REPORT, (history.table() + "\n").encode("utf-8"))
@@ -237,8 +246,6 @@ class TensorBoard(StageCallback):
         self._adam = 0  # Adam steps of the current stage (L-BFGS iterations count after them)
 
     def _scalar(self, name: str, value, step: int) -> None:
-        import math
-
         import tensorflow as tf
 
         if value is None or not math.isfinite(float(value)):

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf.engine import PINNSettings, configure_callbacks, run_stages
+from msnn_tf.jsonio import check_version
 from msnn_tf.pinn.objective import PINNObjective
 from msnn_tf.pinn.problem import Problem
 from msnn_tf.reporting import PINNHistory, PINNStageReport
@@ -276,10 +277,7 @@ class MultiStagePINN:
         name = repr(str(filepath))
         if metadata.get("format") != SAVE_FORMAT:
             raise ValueError(f"{name} does not hold a MultiStagePINN (format {metadata.get('format')!r})")
-        version = metadata.get("version")
-        if not isinstance(version, int) or version > SAVE_VERSION:
-            raise ValueError(f"{name} was saved with PINN format version {version!r}; this msnn_tf reads versions up "
-                             f"to {SAVE_VERSION}: upgrade msnn_tf")
+        check_version(metadata.get("version"), SAVE_VERSION, name, "PINN")
         if not isinstance(problem, Problem):
             raise ValueError(f"`problem` must be a msnn.pinn.Problem, got {type(problem).__name__}")
         domain = problem.domain

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from msnn_tf.engine import RegressionSettings, configure_callbacks, run_stages
+from msnn_tf.jsonio import check_version
 from msnn_tf.regression.data import DataSource, validation_pair
 from msnn_tf.regression.objective import RegressionObjective
 from msnn_tf.reporting import TrainingHistory
@@ -324,10 +325,7 @@ class MultiStageRegressor:
         metadata = model.metadata or {}
         if metadata.get("format") not in (None, SAVE_FORMAT):
             raise ValueError(f"{str(filepath)!r} holds a {metadata.get('format')!r} model, not a regressor")
-        version = metadata.get("version", SAVE_VERSION)
-        if not isinstance(version, int) or version > SAVE_VERSION:
-            raise ValueError(f"{str(filepath)!r} was saved with regressor format version {version!r}; this msnn_tf "
-                             f"reads versions up to {SAVE_VERSION}: upgrade msnn_tf")
+        check_version(metadata.get("version", SAVE_VERSION), SAVE_VERSION, repr(str(filepath)), "regressor")
         settings = dict(metadata.get("settings") or {})
         settings.update(kwargs)
         regressor = cls()
