@@ -30,6 +30,7 @@ import numpy as np
 import scipy.linalg
 
 from msnn_tf import spectral
+from msnn_tf.distribute import tsqr_factor
 from msnn_tf.networks import build_stage_network
 from msnn_tf.validation import positive_int
 
@@ -124,13 +125,18 @@ def network_values(network: keras.Model, x, block_rows: int = 100_000) -> np.nda
 QR_FIRST_NUMBERS = 10_000_000
 
 
-def qr_least_squares(matrix: np.ndarray, rhs: np.ndarray, min_qr_numbers: int = QR_FIRST_NUMBERS) -> np.ndarray:
+def qr_least_squares(matrix: np.ndarray, rhs: np.ndarray, min_qr_numbers: int = QR_FIRST_NUMBERS,
+                     strategy=None) -> np.ndarray:
     """``argmin_c ||matrix c - rhs||`` for a tall ``(M, N)`` matrix: a QR factorisation of ``[matrix | rhs]``
     without pivoting (blocked, level-3 BLAS) gives ``R`` and ``Q^T rhs``; the rank-revealing solve
     (pivoted QR, LAPACK ``gelsy``) then runs on the ``(N, N)`` factor only. Same rank decisions as
     ``gelsy`` on the whole matrix, about twice as fast for ``M ~ 5 N`` (10500 x 2000: 6.0 s -> 2.9 s
-    on 2 cores); wide, square or small matrices go to ``gelsy`` directly."""
+    on 2 cores); wide, square or small matrices go to ``gelsy`` directly. With a ``tf.distribute.Strategy``
+    the first factorisation runs on its replicas (:func:`~msnn_tf.distribute.tsqr_factor`), whatever the size."""
     rows, columns = matrix.shape
+    if strategy is not None:
+        factor = tsqr_factor(strategy, np.concatenate([matrix, rhs[:, None]], axis=1))
+        return scipy.linalg.lstsq(factor[:columns, :columns], factor[:columns, columns], lapack_driver="gelsy")[0]
     if rows <= columns or rows * columns <= min_qr_numbers:
         return scipy.linalg.lstsq(matrix, rhs, lapack_driver="gelsy")[0]
     factor = scipy.linalg.qr(np.concatenate([matrix, rhs[:, None]], axis=1), mode="r", overwrite_a=True)[0]
@@ -143,6 +149,7 @@ def solve_output_layer(
     target,
     weights=None,
     block_rows: int | None = None,
+    strategy=None,
 ) -> LeastSquaresResult:
     """Sets the last (linear ``Dense``) layer of ``network`` to the least-squares fit of ``target``.
 
@@ -156,6 +163,8 @@ def solve_output_layer(
         target: Values to fit, shape ``(N, 1)`` or ``(N,)``.
         weights: Optional positive per-point weights ``w``, shape ``(N,)`` or ``(N, 1)``.
         block_rows: Rows per block of the factorisation (default: about 32 million numbers per block).
+        strategy: A ``tf.distribute.Strategy``: each block's factorisation runs on its replicas
+            (:func:`~msnn_tf.distribute.tsqr_factor`); ``None``: on the host.
 
     Returns:
         A :class:`LeastSquaresResult`.
@@ -192,7 +201,7 @@ def solve_output_layer(
             return LeastSquaresResult(math.nan, math.nan, 0, m, n, time.perf_counter() - start, True,
                                       "non-finite features or target, output layer unchanged")
         stacked = block if factor is None else np.concatenate([factor, block], axis=0)
-        factor = np.linalg.qr(stacked, mode="r")
+        factor = np.linalg.qr(stacked, mode="r") if strategy is None else tsqr_factor(strategy, stacked)
     # Pad to a square (M + 2) factor when there are fewer rows than columns.
     if factor.shape[0] < m + 2:
         factor = np.concatenate([factor, np.zeros((m + 2 - factor.shape[0], m + 2))], axis=0)

@@ -56,8 +56,10 @@ def _signature(function):
 #: issue 19: stop rule of trained stages, 1-D solved stages).
 ADDED = {
     "pinn.Problem.__init__": {"parameters": "None", "constraints": "None", "symmetry": "None"},
-    "MultiStagePINN.__init__": {"parameter_network": "'auto'", "stop_rule": "'auto'", "min_block_gain": "2.0"},
-    "MultiStageRegressor.__init__": {"stop_rule": "'auto'", "min_block_gain": "2.0", "min_least_squares_features": "64"},
+    "MultiStagePINN.__init__": {"parameter_network": "'auto'", "stop_rule": "'auto'", "min_block_gain": "2.0",
+                                "strategy": "None"},  # issue 17: tf.distribute
+    "MultiStageRegressor.__init__": {"stop_rule": "'auto'", "min_block_gain": "2.0", "min_least_squares_features": "64",
+                                     "strategy": "None"},
     "StagedModel.__init__": {"stage_parameters": "None", "metadata": "None"},
     "MultiStageRegressor.fit": {"initial_model": "None"},  # issue 17: resume
 }

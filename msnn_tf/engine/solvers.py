@@ -85,7 +85,7 @@ def train_adam_lbfgs(value_and_gradients: Callable, initial_position, *, adam_st
                      learning_rate: float, settings, hooks: BlockHooks | None = None, stage_start: float | None = None,
                      resample=None, resample_every: int = 0, record=None,
                      plateau_window: int | None = None, compile_loss_only: bool = False,
-                     min_block_gain: float | None = None) -> TrainedStage:
+                     min_block_gain: float | None = None, loops_compiled: bool = True) -> TrainedStage:
     """Adam then L-BFGS on a flat position (Algorithm 1 step 3, Algorithm 4).
 
     Args:
@@ -111,9 +111,12 @@ def train_adam_lbfgs(value_and_gradients: Callable, initial_position, *, adam_st
             stops after a block of 500 steps that lowered its loss by less than this factor, and L-BFGS
             is compiled as one program (``single_program``, one XLA compilation instead of two). ``None``:
             the fixed budgets, and L-BFGS as the recorded runs compiled it.
+        loops_compiled: ``False``: the optimizer loops run as plain ``tf.function`` graphs whatever
+            ``settings.jit_compile`` says, for a ``value_and_gradients`` that compiles its own parts (a
+            distributed loss: :func:`~msnn_tf.distribute.distributed_value_and_gradients`).
     """
     stage_start = time.perf_counter() if stage_start is None else stage_start
-    jit_compile = settings.jit_compile
+    jit_compile = settings.jit_compile and loops_compiled
     if compile_loss_only and jit_compile:
         value_and_gradients = tf.function(value_and_gradients, jit_compile=True, autograph=False)
         record = None if record is None else tf.function(record, jit_compile=True, autograph=False)

@@ -75,9 +75,13 @@ class LinearizedStage:
         conditions: ``(x_d, y_d, w_d)`` as arrays.
         frozen_values: The frozen stages' partials at ``x_c`` per key.
         frozen_data: The frozen stages' values at ``x_d``.
+        operator_points: The operator conditions' :class:`~msnn_tf.pinn.stage_loss.OperatorPoints`.
+        strategy: A ``tf.distribute.Strategy``: the QR of the rows runs on its replicas (TSQR).
     """
 
-    def __init__(self, analyzer, plan, collocation, conditions, frozen_values, frozen_data, operator_points=()):
+    def __init__(self, analyzer, plan, collocation, conditions, frozen_values, frozen_data, operator_points=(),
+                 strategy=None):
+        self.strategy = strategy
         problem, model = analyzer.problem, analyzer.model
         self.plan = plan
         self.d = problem.domain.dim
@@ -135,7 +139,7 @@ class LinearizedStage:
         heading = f"least squares, {width} sin features, kappa_hat {layer.kappa_hat:.2f}"
         if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
             return LeastSquaresCandidate(network, math.nan, True, f"{heading}: non-finite rows")
-        coefficients = qr_least_squares(matrix, rhs)
+        coefficients = qr_least_squares(matrix, rhs, strategy=self.strategy)
         after = self.r_prev + epsilon * (a_c @ coefficients)
         score = spectral.rms(row_c[~fit] * after[~fit]) if not fit.all() else spectral.rms(row_c * after)
         network.layers[-1].kernel.assign(coefficients[:width, None])
@@ -173,6 +177,7 @@ class ParameterLinearizedStage:
             raise ValueError("a least-squares stage with parameters, constraints or symmetry needs a 1-D problem with "
                              f"one output, got d={problem.domain.dim}, m={problem.output_dim}")
         self.problem, self.plan, self.work = problem, plan, work
+        self.strategy = objective.strategy
         self.parameters = dict(objective.current_parameters())
         self.names = list(problem.parameters)
         self.x_c = work.collocation.numpy()
@@ -278,7 +283,7 @@ class ParameterLinearizedStage:
         heading = f"least squares, {width} sin features, kappa_hat {layer.kappa_hat:.2f}"
         if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
             return LeastSquaresCandidate(network, math.nan, True, f"{heading}: non-finite rows")
-        solution = qr_least_squares(matrix, rhs)
+        solution = qr_least_squares(matrix, rhs, strategy=self.strategy)
         coefficients, deltas = solution[:width + 1], solution[width + 1:]
         after = self.r_prev + epsilon * (a_c @ solution)
         score = spectral.rms(row_c[~fit] * after[~fit]) if not fit.all() else spectral.rms(row_c * after)

@@ -85,11 +85,13 @@ class PINNObjective(StageObjective):
         model: The :class:`~msnn_tf.StagedModel` (kept across ``fit`` calls: a later call adds stages).
         analyzer: The residual analysis on the uniform grid.
         training_domain: The domain grown past its open faces by ``open_margin``.
+        strategy: A ``tf.distribute.Strategy`` over whose replicas the collocation points are split, or ``None``.
     """
 
-    def __init__(self, problem, settings):
+    def __init__(self, problem, settings, strategy=None):
         self.problem = problem
         self.settings = settings
+        self.strategy = strategy
         domain, d = problem.domain, problem.domain.dim
         self.training_domain = domain.expanded(problem.open_faces(), settings.open_margin)
         self.model = StagedModel(d, lower=domain.lower.tolist(), upper=domain.upper.tolist(), output_dim=problem.output_dim)
@@ -364,7 +366,7 @@ class PINNObjective(StageObjective):
                     variable.assign(0.0)
             return stage_loss(self.analyzer, stage_network, points, frozen_values, frozen_data, keys, epsilon, gamma,
                               gamma_g, loss_scale if loss_scale > 0 else 1.0, parameters, tuple(constraint_states),
-                              operator_points)
+                              operator_points, strategy=self.strategy, jit_compile=s.jit_compile)
 
         return _StageState(network, x_c, w_c, (x_d_np, y_d_np), w_d, frozen_values, frozen_data, keys, resample,
                            int(s.value("resample_every", stage)), make_loss, parameters, constraint_states,
@@ -508,7 +510,7 @@ class PINNObjective(StageObjective):
             else:
                 linear = LinearizedStage(self.analyzer, plan, (work.collocation.numpy(), work.collocation_weights.numpy()),
                                          (x_d, y_d, work.condition_weights.numpy()), work.frozen_values,
-                                         work.frozen_data.numpy(), work.operator_points)
+                                         work.frozen_data.numpy(), work.operator_points, strategy=self.strategy)
             choice = select_least_squares(s.least_squares_kappa_factors, linear.solve, plan.num_points, plan.seed, hooks,
                                           max_extensions=LADDER_EXTENSIONS)
             network, failure = choice.candidate.network, choice.failure
@@ -526,7 +528,7 @@ class PINNObjective(StageObjective):
                 resample=work.resample, resample_every=work.resample_every,
                 record=(lambda p: tf.stack(parts(p))) if s.record_loss_parts else None, plateau_window=s.plateau_window,
                 # constraints nest derivative tapes to high order: compile the loss, not each loop around it
-                compile_loss_only=bool(self.problem.constraints),
+                compile_loss_only=bool(self.problem.constraints), loops_compiled=self.strategy is None,
                 min_block_gain=s.block_gain(self.later_stages_solved))
             failure = trained.failure
             flat.assign(trained.position)

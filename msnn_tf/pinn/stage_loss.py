@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf.derivatives import Partials, partial_derivatives
+from msnn_tf.distribute import distributed_value_and_gradients, replica_rows
 from msnn_tf.optimizers import FlatParameters
 from msnn_tf.pinn.analysis import derivative_requests
 from msnn_tf.pinn.constraints import residual_derivative
@@ -114,7 +115,8 @@ def linearize_condition(state: OperatorPoints, input_dim: int, axis_names) -> tu
 
 
 def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, gamma, gamma_g, loss_scale,
-               parameters: StageParameters | None = None, constraints=(), operator_points=()):
+               parameters: StageParameters | None = None, constraints=(), operator_points=(), strategy=None,
+               jit_compile: bool = True):
     """``(value_and_gradients, flat, parts)`` of a stage's loss over ``network``'s flat weights.
 
     Args:
@@ -133,6 +135,12 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
         constraints: :class:`ConstraintPoints`: ``+ gamma_s L_s`` per constraint (eq. 4.2).
         operator_points: :class:`OperatorPoints` of the operator conditions: their mismatch rows join the
             value conditions' rows in ``L_d`` (one mean over every condition row).
+        strategy: A ``tf.distribute.Strategy``: each replica takes a contiguous shard of the collocation
+            points (``L_e`` and the gPINN term are means over them: each replica adds its rows' share),
+            the first replica adds the condition and constraint terms (few points), and the parts are
+            summed across replicas (:func:`~msnn_tf.distribute.distributed_value_and_gradients`).
+            Resampled collocation points are sharded the same way (their count is fixed).
+        jit_compile: With ``strategy``: compile each replica's part with XLA.
 
     Returns:
         ``value_and_gradients(position) -> (loss, gradient)``, the
@@ -153,7 +161,7 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
     constraints = list(constraints)
     max_units = max((layer.units for layer in dense_layers(network)), default=1)
 
-    def losses(position, rows=None):
+    def losses(position, rows=None, indices=None):
         values_p = None if parameters is None else parameters.values(flat.unpack(position)[num_weights:])
         x_c_now = tf.convert_to_tensor(x_c)
         w_c_now = tf.convert_to_tensor(w_c)
@@ -161,6 +169,9 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
         if rows is not None:
             x_c_now, w_c_now = x_c_now[rows[0]:rows[1]], w_c_now[rows[0]:rows[1]]
             frozen_now = {k: v[rows[0]:rows[1]] for k, v in frozen_now.items()}
+        if indices is not None:  # a replica's shard (static shape: compiles under XLA)
+            x_c_now, w_c_now = tf.gather(x_c_now, indices), tf.gather(w_c_now, indices)
+            frozen_now = {k: tf.gather(v, indices) for k, v in frozen_now.items()}
 
         def u_new(x):
             # Unpacked at each call, as before parameters existed: the compiled graph (and its rounding)
@@ -212,6 +223,7 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
             loss = loss / loss_scale
         return loss, tape.gradient(loss, position)
 
+
     def parts(position):
         # Eagerly, in blocks of collocation rows: nested tapes keep (rows x width) numbers per
         # intermediate, which for a wide solved stage (2000 units at 12000 points) took over 14 GB at once.
@@ -227,4 +239,23 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
             sums.append(equation * (hi - lo))
         return (data, tf.add_n(sums) / total, *constraint_terms)
 
+    if strategy is not None:
+        total = int(tf.convert_to_tensor(x_c).shape[0])
+        ranges = replica_rows(total, strategy.num_replicas_in_sync)
+        if any(hi == lo for lo, hi in ranges):
+            raise ValueError(f"`strategy` has {len(ranges)} replicas for {total} collocation points: each needs one at least")
+        shards = [(tf.range(lo, hi), tf.constant(float(i == 0), tf.float64), tf.constant((hi - lo) / total, tf.float64))
+                  for i, (lo, hi) in enumerate(ranges)]
+
+        def part(position, indices, first, fraction):
+            with tf.GradientTape() as tape:
+                tape.watch(position)
+                data, equation, gradient, constraint_terms = losses(position, indices=indices)
+                loss = combined_loss(first * data, fraction * equation, gamma, fraction * gradient, gamma_g)
+                for constraint, term in zip(constraints, constraint_terms):
+                    loss = loss + first * constraint.gamma_s(gamma) * term
+                loss = loss / loss_scale
+            return loss, tape.gradient(loss, position)
+
+        return distributed_value_and_gradients(strategy, part, shards, jit_compile), flat, parts
     return value_and_gradients, flat, parts

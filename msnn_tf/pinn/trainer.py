@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from msnn_tf.distribute import check_strategy
 from msnn_tf.engine import PINNSettings, configure_callbacks, run_stages
 from msnn_tf.jsonio import check_version
 from msnn_tf.pinn.objective import PINNObjective
@@ -150,6 +151,10 @@ class MultiStagePINN:
         jit_compile: Compile the optimizers with XLA (for a problem with ``constraints`` the stage loss is
             compiled alone and the optimizer loops call it: see ``engine.train_adam_lbfgs``).
         verbose: 0 silent, 1 progress lines and a table (``fit(verbose=...)`` overrides it).
+        strategy: A ``tf.distribute.Strategy`` (e.g. ``MirroredStrategy`` over several GPUs): trained
+            stages split the collocation points across its replicas for Adam's steps and L-BFGS's loss
+            and gradient; least-squares stages combine per-replica triangular factors (TSQR). Not a
+            setting: it is not saved, pass it again to :meth:`load`. See :mod:`msnn_tf.distribute`.
 
     The settings are checked once and kept, immutable and JSON-ready, as :attr:`settings` (a
     :class:`~msnn_tf.engine.PINNSettings`); each is also readable as an attribute (``solver.width``).
@@ -167,7 +172,7 @@ class MultiStagePINN:
                  max_collocation: int = 20000, grid_points: int | None = None, open_margin: float = 0.0,
                  loss_weighting: str = "uniform", stage_solver: str = "auto", least_squares_width="auto",
                  least_squares_kappa_factors=(1.0, 2.0, 4.0, 8.0), seed: int = 0, jit_compile: bool = True, verbose: int = 1,
-                 parameter_network="auto", stop_rule: str = "auto", min_block_gain: float = 2.0):
+                 parameter_network="auto", stop_rule: str = "auto", min_block_gain: float = 2.0, strategy=None):
         if not isinstance(problem, Problem):
             raise ValueError(f"`problem` must be a msnn.pinn.Problem, got {type(problem).__name__}")
         settings = PINNSettings(
@@ -192,7 +197,7 @@ class MultiStagePINN:
             raise ValueError("`stage_solver='least_squares'` with `parameters`, `constraints` or `symmetry` needs a 1-D "
                              f"problem, got d={problem.domain.dim}")
         self.problem = problem
-        self.objective = PINNObjective(problem, settings)
+        self.objective = PINNObjective(problem, settings, check_strategy(strategy))
         self.model = self.objective.model
         self.history = PINNHistory()
 
@@ -289,13 +294,14 @@ class MultiStagePINN:
         if set(model.parameters) - set(problem.parameters):
             raise ValueError(f"{name} holds parameters {sorted(model.parameters)}; the problem declares "
                              f"{sorted(problem.parameters)}")
+        strategy = kwargs.pop("strategy", None)
         settings = {**dict(metadata.get("settings") or {}), **kwargs}
         try:
             restored = PINNSettings.from_dict({**PINNSettings().to_dict(), **settings})
         except TypeError as error:
             raise ValueError(f"{name}: settings not understood ({error})") from None
         # grid_points and open_margin build the solver's grids: give them to the constructor, the rest after.
-        solver = cls(problem, grid_points=restored.grid_points, open_margin=restored.open_margin)
+        solver = cls(problem, grid_points=restored.grid_points, open_margin=restored.open_margin, strategy=strategy)
         solver.settings = restored
         solver.objective.model = solver.objective.analyzer.model = solver.model = model
         if metadata.get("history") is not None:

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from msnn_tf import spectral
+from msnn_tf.distribute import distributed_value_and_gradients, replica_rows
 from msnn_tf.engine import (LeastSquaresCandidate, StageObjective, StageOutcome, StagePlan, first_layer_start,
                             kappa_hat_of, select_least_squares, train_adam_lbfgs)
 from msnn_tf.least_squares import feature_network, network_values, solve_output_layer
@@ -41,7 +42,8 @@ MAX_FEATURES_1D = 1024
 BLOCKED_LOSS_ROWS = 32768
 
 
-def mse_objective(network: keras.Model, x_scaled, target, weights=None, block_rows: int | None = None):
+def mse_objective(network: keras.Model, x_scaled, target, weights=None, block_rows: int | None = None,
+                  strategy=None, jit_compile: bool = True):
     """The loss of eq. (2.1), optionally weighted, as a function of the network's flat trainable weights.
 
     ``L(p) = mean_i w_i (network(x_i; p) - target_i)^2``, computed in the network's dtype; the inputs
@@ -59,6 +61,10 @@ def mse_objective(network: keras.Model, x_scaled, target, weights=None, block_ro
             :data:`BLOCKED_LOSS_ROWS` rows, blocks of 8192 rows above (measured per evaluation of a
             3x20 network, 1e5 points: 48 ms at once; see ``tools/bench_scaling.py``). The sums differ
             from the one-block loss at round-off only.
+        strategy: A ``tf.distribute.Strategy``: each replica takes a contiguous shard of the rows and
+            computes its part of the loss and gradient, summed across replicas
+            (:func:`~msnn_tf.distribute.distributed_value_and_gradients`; ``block_rows`` is then unused).
+        jit_compile: With ``strategy``: compile each replica's part with XLA.
 
     Returns:
         ``(value_and_gradients, flat)``: a function of a flat position returning ``(loss, gradient)``
@@ -72,6 +78,19 @@ def mse_objective(network: keras.Model, x_scaled, target, weights=None, block_ro
     target = tf.cast(tf.convert_to_tensor(target), dtype)
     weights = None if weights is None else tf.cast(tf.convert_to_tensor(weights), dtype)
     rows = int(x_scaled.shape[0])
+    if strategy is not None:
+        point_weights = np.ones((rows, 1)) if weights is None else weights.numpy()
+        ranges = replica_rows(rows, strategy.num_replicas_in_sync)
+        shards = [(x_scaled[lo:hi], target[lo:hi], tf.constant(point_weights[lo:hi] / rows, dtype)) for lo, hi in ranges]
+
+        def part(position, x_part, target_part, weight_part):
+            with tf.GradientTape() as tape:
+                tape.watch(position)
+                output, _ = network.stateless_call(flat.unpack(position), non_trainable, x_part)
+                loss = tf.reduce_sum(weight_part * tf.square(output - target_part))
+            return loss, tape.gradient(loss, position)
+
+        return distributed_value_and_gradients(strategy, part, shards, jit_compile), flat
     if block_rows is None:
         block_rows = rows if rows <= BLOCKED_LOSS_ROWS else 8192
     block_rows = positive_int("block_rows", block_rows)
@@ -143,10 +162,13 @@ class RegressionObjective(StageObjective):
         validation: Optional checked ``(x_val, y_val)``.
         target_rms: Stop once the RMS error (validation data if given) is at or below this.
         initial_model: A :class:`~msnn_tf.StagedModel` whose stages are kept and continued (resume).
+        strategy: A ``tf.distribute.Strategy`` over whose replicas the data are split (:mod:`msnn_tf.distribute`).
     """
 
-    def __init__(self, settings, data, validation=None, target_rms: float | None = None, initial_model=None):
+    def __init__(self, settings, data, validation=None, target_rms: float | None = None, initial_model=None,
+                 strategy=None):
         self.settings = settings
+        self.strategy = strategy
         self.data = data
         self.validation = validation
         self.target_rms = target_rms
@@ -303,10 +325,12 @@ class RegressionObjective(StageObjective):
             failure = choice.failure or (f"least squares: {solved.message}" if solved.failed else None)
             return StageOutcome(choice.candidate.network, failure, rejection,
                                 {"least_squares": solved, "adam_wall_time": time.perf_counter() - stage_start})
-        value_and_gradients, flat = mse_objective(work.network, work.x_scaled, work.target, work.weights)
+        value_and_gradients, flat = mse_objective(work.network, work.x_scaled, work.target, work.weights,
+                                                  strategy=self.strategy, jit_compile=self.settings.jit_compile)
         trained = train_adam_lbfgs(value_and_gradients, flat.pack(), adam_steps=plan.adam_steps,
                                    lbfgs_iterations=plan.lbfgs_iterations, learning_rate=plan.learning_rate,
                                    settings=self.settings, hooks=hooks, stage_start=stage_start,
+                                   loops_compiled=self.strategy is None,
                                    min_block_gain=self.settings.block_gain(
                                        self.stage_solver(self.current[0]) == "least_squares"))
         flat.assign(trained.position)
@@ -325,7 +349,8 @@ class RegressionObjective(StageObjective):
         def solve(factor, fit):
             network = feature_network(x_scaled.shape[1], plan.width, frequency, factor, plan.seed,
                                       f"stage_{plan.stage}", s.dtype)
-            solved = solve_output_layer(network, x_scaled[fit], target[fit], None if weights is None else weights[fit])
+            solved = solve_output_layer(network, x_scaled[fit], target[fit], None if weights is None else weights[fit],
+                                        strategy=self.strategy)
             held_out = math.nan
             if not fit.all() and not solved.failed:
                 error = target[~fit, 0] - network_values(network, x_scaled[~fit])[:, 0]

@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from msnn_tf.distribute import check_strategy
 from msnn_tf.engine import RegressionSettings, configure_callbacks, run_stages
 from msnn_tf.jsonio import check_version
 from msnn_tf.regression.data import DataSource, validation_pair
@@ -134,6 +135,10 @@ class MultiStageRegressor:
         seed: Seed of stage ``j``'s initialisers is ``seed + 1000 j``.
         jit_compile: Compile the optimizers with XLA.
         verbose: 0 silent, 1 progress lines and a table (``fit(verbose=...)`` overrides it).
+        strategy: A ``tf.distribute.Strategy`` (e.g. ``MirroredStrategy`` over several GPUs): trained
+            stages split the data across its replicas for Adam's steps and L-BFGS's loss and gradient;
+            least-squares stages combine per-replica triangular factors (TSQR). Not a setting: it is
+            not saved, pass it again to :meth:`load`. See :mod:`msnn_tf.distribute`.
 
     The settings are checked once and kept, immutable and JSON-ready, as :attr:`settings` (a
     :class:`~msnn_tf.engine.RegressionSettings`); each is also readable as an attribute
@@ -172,6 +177,7 @@ class MultiStageRegressor:
         seed: int = 0,
         jit_compile: bool = True,
         verbose: int = 1,
+        strategy=None,
     ):
         self.settings = RegressionSettings(
             width=width, depth=depth, adam_steps=adam_steps, learning_rate=learning_rate, decay_rate=decay_rate,
@@ -185,6 +191,7 @@ class MultiStageRegressor:
             first_stage_kappa=first_stage_kappa, first_stage_activation=first_stage_activation,
             sin_bias_initializer=sin_bias_initializer, points_safety=points_safety, max_points=max_points,
             normalize=normalize, dtype=dtype, seed=seed, jit_compile=jit_compile, verbose=verbose)
+        self.strategy = check_strategy(strategy)
         self.model: StagedModel | None = None
         self.history: TrainingHistory | None = None
 
@@ -262,7 +269,8 @@ class MultiStageRegressor:
                                  f"output(s); the data have {data.input_dim} input(s) and 1 output")
             if initial_model is self.model and self.history is not None:
                 history = TrainingHistory(stages=list(self.history.stages), wall_time=self.history.wall_time)
-        objective = RegressionObjective(self.settings, data, validation, target_rms, initial_model=initial_model)
+        objective = RegressionObjective(self.settings, data, validation, target_rms, initial_model=initial_model,
+                                        strategy=self.strategy)
         remaining = num_stages - objective.next_stage
         callback_list = configure_callbacks(callbacks, self.settings.verbose if verbose is None else verbose,
                                             objective.title(num_stages))
@@ -315,7 +323,8 @@ class MultiStageRegressor:
     @classmethod
     def load(cls, filepath, **kwargs) -> "MultiStageRegressor":
         """The regressor :meth:`save` wrote: its model, settings and history (``kwargs`` override settings,
-        e.g. ``verbose=0``). A ``.keras`` file of a bare :class:`StagedModel` loads with default settings.
+        e.g. ``verbose=0``; ``strategy=`` gives the loaded regressor a ``tf.distribute.Strategy``). A ``.keras``
+        file of a bare :class:`StagedModel` loads with default settings.
 
         Raises:
             ValueError: naming the file: missing, truncated or corrupted, not a StagedModel, or written
@@ -326,9 +335,10 @@ class MultiStageRegressor:
         if metadata.get("format") not in (None, SAVE_FORMAT):
             raise ValueError(f"{str(filepath)!r} holds a {metadata.get('format')!r} model, not a regressor")
         check_version(metadata.get("version", SAVE_VERSION), SAVE_VERSION, repr(str(filepath)), "regressor")
+        strategy = kwargs.pop("strategy", None)
         settings = dict(metadata.get("settings") or {})
         settings.update(kwargs)
-        regressor = cls()
+        regressor = cls(strategy=strategy)
         try:
             regressor.settings = RegressionSettings.from_dict({**regressor.settings.to_dict(), **settings})
         except TypeError as error:
