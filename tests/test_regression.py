@@ -61,7 +61,8 @@ def test_save_load_round_trip(two_stage, tmp_path):
 
 
 def test_function_target_grows_points_with_frequency():
-    regressor = msnn.MultiStageRegressor(width=10, adam_steps=200, lbfgs_iterations=200, verbose=0,
+    # The points are chosen when a stage is planned: a few Adam steps and no L-BFGS suffice.
+    regressor = msnn.MultiStageRegressor(width=10, adam_steps=50, lbfgs_iterations=0, verbose=0,
                                          points_safety=2.0, stage_solver="adam_lbfgs")  # eq. (2.10) alone
     history = regressor.fit(target, domain=(-1.0, 1.0), num_points=40, num_stages=2)
     first, second = history.stages
@@ -93,7 +94,7 @@ def test_stage_that_does_not_improve_validation_is_discarded():
     # data), so any stage-1 correction (size eps ~ 1e-3 here) must raise it and be discarded.
     x = np.linspace(-1, 1, 200)[:, None]
     x_val = np.linspace(-1, 1, 333)[:, None]
-    settings = dict(width=10, adam_steps=200, lbfgs_iterations=200, verbose=0)
+    settings = dict(width=10, adam_steps=200, lbfgs_iterations=0, verbose=0)
     first = msnn.MultiStageRegressor(**settings)
     first.fit(x, target(x), num_stages=1)
     y_val = first.predict(x_val)
@@ -190,7 +191,7 @@ def test_function_target_in_2d_respects_max_points():
     def bump(x):
         return np.sin(4.0 * x[:, 0]) * np.cos(3.0 * x[:, 1]) + x[:, 0] * x[:, 1]
 
-    regressor = msnn.MultiStageRegressor(width=8, adam_steps=100, lbfgs_iterations=100, verbose=0, max_points=900)
+    regressor = msnn.MultiStageRegressor(width=8, adam_steps=100, lbfgs_iterations=0, verbose=0, max_points=900)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", msnn.DataDensityWarning)
         history = regressor.fit(bump, domain=([-1.0, -1.0], [1.0, 1.0]), num_points=12, num_stages=2)
@@ -228,7 +229,8 @@ def test_sin_first_stage_with_kappa_and_no_normalisation():
 
 
 def test_num_points_schedule_sets_points_per_stage():
-    regressor = msnn.MultiStageRegressor(width=8, adam_steps=100, lbfgs_iterations=100, verbose=0)
+    # The points are set when a stage is planned: a few Adam steps and no L-BFGS suffice.
+    regressor = msnn.MultiStageRegressor(width=8, adam_steps=100, lbfgs_iterations=0, verbose=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", msnn.DataDensityWarning)
         history = regressor.fit(target, domain=(-1.02, 1.02), num_points=[50, 80, 120], num_stages=4)
@@ -269,7 +271,8 @@ def test_gridded_2d_data_are_refined_for_later_stages(capsys):
     axis = np.linspace(-1.0, 1.0, 12)
     x = np.stack(np.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)[::-1]
     smooth = lambda p: (np.sin(2.0 * p[:, 0] + p[:, 1]) + 0.5 * p[:, 0] * p[:, 1])[:, None]  # noqa: E731
-    settings = dict(width=(8, 12), adam_steps=100, lbfgs_iterations=100, seed=0, stage_solver="adam_lbfgs")
+    # The refinement is decided when a stage is planned: a few Adam steps and no L-BFGS suffice.
+    settings = dict(width=(8, 12), adam_steps=100, lbfgs_iterations=0, seed=0, stage_solver="adam_lbfgs")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", msnn.DataDensityWarning)
         history = msnn.MultiStageRegressor(verbose=1, **settings).fit(x, smooth(x), num_stages=2)
