@@ -189,7 +189,8 @@ def fit_command(args) -> int:
 def predict_command(args) -> int:
     """``msnn-tf predict MODEL DATA [-o OUT.csv]``."""
     model_path = Path(args.model)
-    if model_path.is_dir():
+    exported = model_path.is_dir() and (model_path / "saved_model.pb").exists()
+    if model_path.is_dir() and not exported:
         model_path = model_path / "model.keras"
     import numpy as np
 
@@ -201,7 +202,12 @@ def predict_command(args) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import msnn_tf as msnn
 
-    model = msnn.load_model(model_path)
+    if exported:  # a SavedModel (e.g. RUN_DIR/saved_model): TensorFlow alone evaluates it
+        from msnn_tf.staged_model import ExportedModel
+
+        model = ExportedModel(model_path)
+    else:
+        model = msnn.load_model(model_path)
     inputs = _names(args.inputs)
     if inputs is None:
         metadata_run = model_path.parent / "run.json"
@@ -291,7 +297,7 @@ def _parser() -> argparse.ArgumentParser:
                      "kappa_hat per stage) to LOG_DIR")
     fit.add_argument("--verbose", type=int, default=1, choices=(0, 1))
     predict = commands.add_parser("predict", help="predictions of a saved model (bit-identical to the Python API)")
-    predict.add_argument("model", help="a .keras file or a run directory")
+    predict.add_argument("model", help="a .keras file, a run directory or a SavedModel directory (run/saved_model)")
     predict.add_argument("data", help="CSV or .npz with the input columns")
     predict.add_argument("-o", "--output-file", help="CSV to write (default: print to stdout)")
     predict.add_argument("--inputs", help="comma-separated input columns (default: the run's, else the first ones)")

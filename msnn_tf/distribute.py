@@ -23,6 +23,7 @@ trained to round-off predicts the same values to ~1e-13 (``tests/test_distribute
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import numpy as np
@@ -67,7 +68,7 @@ def distributed_value_and_gradients(strategy: tf.distribute.Strategy, part: Call
         raise ValueError(f"`shards` must hold one tuple per replica ({replicas}), got {len(shards)}")
     placed = strategy.experimental_distribute_values_from_function(
         lambda context: tuple(tf.convert_to_tensor(t) for t in shards[context.replica_id_in_sync_group]))
-    local = tf.function(part, jit_compile=jit_compile, autograph=False)
+    local = tf.function(tf.autograph.experimental.do_not_convert(part), jit_compile=jit_compile, autograph=False)
 
     def value_and_gradients(position):
         loss, gradient = strategy.run(local, args=(position, *placed))
@@ -98,6 +99,22 @@ def tsqr_factor(strategy: tf.distribute.Strategy, matrix: np.ndarray) -> np.ndar
         return tf.constant(part)
 
     blocks = strategy.experimental_distribute_values_from_function(block)
-    factors = strategy.run(tf.function(lambda a: tf.linalg.qr(a)[1], autograph=False), args=(blocks,))
-    stacked = strategy.gather(factors, axis=0).numpy()
+    stacked = _replica_factors(strategy)(blocks).numpy()
     return np.linalg.qr(stacked, mode="r")
+
+
+def _upper_factor(a):
+    return tf.linalg.qr(a)[1]
+
+
+@functools.lru_cache(maxsize=8)
+def _replica_factors(strategy):
+    """One compiled ``blocks -> gathered R factors`` per strategy (``strategy.run`` called eagerly would
+    wrap and trace its function again at every solve)."""
+
+    @tf.function(autograph=False)
+    def factors(blocks):
+        per_replica = strategy.run(tf.autograph.experimental.do_not_convert(_upper_factor), args=(blocks,))
+        return strategy.gather(per_replica, axis=0)
+
+    return factors

@@ -17,31 +17,63 @@ def _pyplot():
 
 
 def plot_regression_summary(model, history, x_eval, y_eval, path, title=None) -> str:
-    """Writes a 3-panel PNG of a 1-D multi-stage regression and returns its path.
+    """Writes a 6-panel PNG of a 1-D multi-stage regression and returns its path.
 
     Panels: (a) data and the final fit; (b) ``|error|`` of the sum of the first ``k`` stages on a
-    log scale, one curve per ``k``; (c) loss of each stage against its iterations, log scale.
+    log scale, one curve per ``k``; (c) loss of each stage against its iterations, log scale;
+    (d) amplitude spectrum of the residue each stage was given (the one after the previous stages,
+    whose peak is the stage's ``f_d``, eq. 2.8); (e) each stage's ``eps`` (eq. 2.3) against the
+    iteration at which it started, with the RMS error after it; (f) RMS error after each stage
+    (training data, and validation data when the history has them).
     """
+    from msnn_tf.spectral import amplitude_spectra
+
     plt = _pyplot()
     x_eval = np.asarray(x_eval, dtype=np.float64).reshape(-1, 1)
     y_eval = np.asarray(y_eval, dtype=np.float64).reshape(-1, 1)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    axes = axes.ravel()
     axes[0].plot(x_eval[:, 0], y_eval[:, 0], "b-", lw=2, label="target")
     axes[0].plot(x_eval[:, 0], model.predict(x_eval)[:, 0], "r--", lw=1.5, label=f"{model.num_stages}-stage network")
-    axes[0].set_xlabel("x")
-    axes[0].set_ylabel("u(x)")
-    axes[0].set_title("(a) fit")
+    axes[0].set(xlabel="x", ylabel="u(x)", title="(a) fit")
     axes[0].legend()
-    for k in range(1, model.num_stages + 1):
-        error = np.abs(y_eval - model.predict(x_eval, num_stages=k))[:, 0]
-        axes[1].semilogy(x_eval[:, 0], np.maximum(error, 1e-18), lw=1, label=f"after stage {k - 1}")
-    axes[1].set_xlabel("x")
-    axes[1].set_ylabel("|u_g(x) - u(x)|")
-    axes[1].set_title("(b) error after each stage")
+    for k in range(0, model.num_stages + 1):
+        residue = (y_eval - model.predict(x_eval, num_stages=k))[:, 0]
+        if k:
+            axes[1].semilogy(x_eval[:, 0], np.maximum(np.abs(residue), 1e-18), lw=1, label=f"after stage {k - 1}")
+        if k < model.num_stages and np.all(np.isfinite(residue)) and np.any(residue):
+            frequencies, amplitudes = amplitude_spectra(x_eval, residue)[0]
+            axes[3].semilogy(frequencies, np.maximum(amplitudes, 1e-300), lw=1, label=f"given to stage {k}")
+    axes[1].set(xlabel="x", ylabel="|u_g(x) - u(x)|", title="(b) error after each stage")
     axes[1].legend(fontsize=8)
+    frequencies_read = [max(r.dominant_frequency, default=0.0) for r in history.stages]
+    axes[3].set_xlim(0.0, max([20.0] + [8.0 * f for f in frequencies_read]))  # around the f_d the stages read
+    axes[3].set(xlabel="frequency (cycles per unit x)", ylabel="amplitude", title="(d) spectrum of each stage's residue")
+    if model.num_stages:
+        axes[3].legend(fontsize=8)
     _stage_losses(axes[2], history)
     axes[2].set_title("(c) training loss per stage")
-    return _save(plt, fig, path, title, dpi=120)
+    offset, starts, epsilons, errors, stages = 0, [], [], [], []
+    scale = float(np.asarray(getattr(model, "output_scale", [1.0]))[0])  # eps is in normalised output units
+    for report in history.stages:
+        starts.append(offset)
+        epsilons.append(report.epsilon * scale)
+        errors.append(report.train_rms)
+        stages.append(report.stage)
+        offset += int(report.adam_steps) + int(report.lbfgs_iterations)
+    if stages:
+        axes[4].semilogy(starts, epsilons, "o-", label="eps of the stage (eq. 2.3, data units)")
+        axes[4].semilogy(starts, np.maximum(errors, 1e-18), "s--", label="train RMS after it")
+        axes[4].legend(fontsize=8)
+        axes[5].semilogy(stages, np.maximum(errors, 1e-18), "o-", label="train RMS")
+        validation = [r.validation_rms for r in history.stages]
+        if all(v is not None for v in validation):
+            axes[5].semilogy(stages, np.maximum(validation, 1e-18), "s--", label="validation RMS")
+        axes[5].set_xticks(stages)
+        axes[5].legend(fontsize=8)
+    axes[4].set(xlabel="iteration at which the stage starts", ylabel="magnitude", title="(e) eps per stage vs iterations")
+    axes[5].set(xlabel="stage", ylabel="RMS error", title="(f) error after each stage")
+    return _save(plt, fig, path, title, dpi=110)
 
 
 def _save(plt, fig, path, title, dpi) -> str:

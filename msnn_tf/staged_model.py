@@ -14,7 +14,7 @@ from msnn_tf.layers import InputScaling
 from msnn_tf.transforms import dense_layers
 from msnn_tf.validation import check_float_dtype
 
-__all__ = ["StagedModel", "load_model", "load_staged_model", "save_model_atomically"]
+__all__ = ["ExportedModel", "StagedModel", "load_model", "load_staged_model", "save_model_atomically"]
 
 #: ``predict`` evaluates in row blocks when rows x widest layer exceeds this.
 PREDICT_NUMBERS = 16_000_000
@@ -366,3 +366,46 @@ def load_staged_model(filepath) -> StagedModel:
 
 #: ``msnn.load_model(path)``: the :class:`StagedModel` of a ``.keras`` file (see :func:`load_staged_model`).
 load_model = load_staged_model
+
+
+class ExportedModel:
+    """A SavedModel written by :meth:`StagedModel.export`, loaded with TensorFlow alone.
+
+    ``predict(x)`` calls its ``serve`` signature on float64 ``(N, d)`` inputs in blocks and returns
+    float64 ``(N, m)``: the values :meth:`StagedModel.predict` gives (``tests/test_hostile_input.py``).
+
+    Args:
+        directory: The SavedModel directory.
+
+    Raises:
+        ValueError: naming the directory when it is not a SavedModel, its variables are missing or it
+            does not load (e.g. a directory copied without ``variables/``).
+    """
+
+    def __init__(self, directory):
+        import tensorflow as tf
+
+        path = os.fspath(directory)
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise ValueError(f"{path!r} is not a SavedModel directory (no saved_model.pb)")
+        if not os.path.isfile(os.path.join(path, "variables", "variables.index")):
+            raise ValueError(f"{path!r}: the SavedModel's variables are missing (variables/variables.index): "
+                             "copy the whole directory, or export the model again")
+        try:
+            loaded = tf.saved_model.load(path)
+            signature = loaded.signatures["serve"]
+        except Exception as error:  # damaged protobuf or variables: one message for all
+            raise ValueError(f"{path!r} is not a loadable SavedModel (damaged?): {type(error).__name__}: "
+                             f"{str(error).splitlines()[0] if str(error) else ''}") from None
+        (spec,) = signature.structured_input_signature[1].values()
+        self._loaded, self.path = loaded, path
+        self.input_dim, self.dtype = int(spec.shape[-1]), spec.dtype
+
+    def predict(self, x, block_rows: int = 100_000) -> np.ndarray:
+        """``serve(x)`` as float64 ``(N, m)``, in blocks of ``block_rows`` rows."""
+        import tensorflow as tf
+
+        x = np.asarray(x, dtype=np.float64)
+        parts = [np.asarray(self._loaded.serve(tf.constant(x[lo:lo + block_rows], self.dtype)), dtype=np.float64)
+                 for lo in range(0, x.shape[0], block_rows)]
+        return np.concatenate(parts)

@@ -27,3 +27,17 @@ def trained_run():
         return cache[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """``(exit code, data file, run directory)`` of an uninterrupted ``msnn-tf fit --quick`` (two stages,
+    the second trained), run once per session in-process (the kill test runs it as a subprocess)."""
+    from cli_support import fit_command, target, write_csv
+    from msnn_tf import cli
+
+    folder = tmp_path_factory.mktemp("run")
+    x = np.linspace(-1.0, 1.0, 300)
+    data = write_csv(folder / "data.csv", x, target(x))
+    command = fit_command(data, folder / "run", "--tensorboard", str(folder / "run" / "tensorboard"))[3:]
+    return cli.main(command), data, folder / "run"

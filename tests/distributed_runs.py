@@ -50,7 +50,7 @@ def loss_differences(strategy):
 
 
 def regression(strategy):
-    x = np.linspace(-1, 1, 1500)[:, None]
+    x = np.linspace(-1, 1, 800)[:, None]
     x_test = np.random.default_rng(5).uniform(-1, 1, (2000, 1))
     regressor = msnn.MultiStageRegressor(adam_steps=300, lbfgs_iterations=600, verbose=0, strategy=strategy)
     history = regressor.fit(x, target(x), num_stages=3)
@@ -80,7 +80,7 @@ def pinn_loss_differences(strategy):
 
 def pinn_run(strategy):
     solver = msnn.MultiStagePINN(ode_problem(), adam_steps=300, lbfgs_iterations=300, stage_solver="least_squares",
-                                 verbose=0, strategy=strategy)
+                                 least_squares_width=300, verbose=0, strategy=strategy)
     history = solver.fit(num_stages=2)
     x = np.linspace(-1, 1, 301)[:, None]
     return solver.predict(x), history, solver.evaluate(x)["rms"]

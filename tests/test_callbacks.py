@@ -51,7 +51,7 @@ def test_regressor_callbacks_record_the_run_and_stop_after_stage_one():
     stop_training is reset when a fit begins (as Keras does), so a second fit also trains two stages."""
     x, y = data()
     stopper = StopAfterTwo()
-    regressor = msnn.MultiStageRegressor(**SMALL)
+    regressor = msnn.MultiStageRegressor(**dict(SMALL, lbfgs_iterations=(0, 200)))  # L-BFGS blocks: stage 1's
     for _ in range(2):
         recorder = Recorder()
         history = regressor.fit(x, y, num_stages=4, callbacks=[recorder, stopper], verbose=0)

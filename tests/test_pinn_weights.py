@@ -57,7 +57,8 @@ def ode_problem():
 @pytest.fixture(scope="module")
 def one_stage():
     solver = msnn.MultiStagePINN(ode_problem(), adam_steps=300, lbfgs_iterations=200, verbose=0, seed=1,
-                                 stage_solver="adam_lbfgs")  # trained stages: their networks are built by the plan
+                                 stage_solver="adam_lbfgs",  # trained stages: their networks are built by the plan
+                                 jit_compile=False)  # compiling costs more than these 500 steps
     solver.fit(num_stages=1)
     return solver
 

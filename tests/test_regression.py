@@ -74,7 +74,7 @@ def test_function_target_grows_points_with_frequency():
 def test_non_finite_loss_discards_stage_and_keeps_earlier():
     x = np.linspace(-1, 1, 300)[:, None]
     # A learning rate of 1e200 makes stage 1's loss overflow to inf.
-    regressor = msnn.MultiStageRegressor(width=10, adam_steps=100, lbfgs_iterations=100, verbose=0,
+    regressor = msnn.MultiStageRegressor(width=10, adam_steps=100, lbfgs_iterations=0, verbose=0,
                                          learning_rate=(1e-3, 1e200), first_layer_init="xavier",
                                          stage_solver="adam_lbfgs")
     with pytest.warns(RuntimeWarning, match="non-finite") as record:
