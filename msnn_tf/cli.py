@@ -196,7 +196,7 @@ def predict_command(args) -> int:
 
     from msnn_tf.tabular import read_table, write_table
 
-    names, values = read_table(args.data)
+    names, values = read_table(args.data, min_columns=1, min_rows=1)  # points to predict at: inputs only
     if args.output_file is not None:
         _check_output(Path(args.output_file), args.overwrite, "output file")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -21,10 +21,11 @@ __all__ = ["read_table", "select_columns", "write_table"]
 _OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
 
 
-def read_table(path) -> tuple[list[str], np.ndarray]:
+def read_table(path, min_columns: int = 2, min_rows: int = 2) -> tuple[list[str], np.ndarray]:
     """``(names, values (N, k) float64)`` of a CSV file with a header row or of an ``.npz`` file (its 1-D
     arrays of equal length are the columns, named by their keys; a 2-D array ``a`` of shape (N, m) gives
-    columns ``a0 .. a{m-1}``).
+    columns ``a0 .. a{m-1}``), with ``min_columns`` columns at least (2 for training data: inputs and an
+    output; 1 for points to predict at) and ``min_rows`` data rows at least.
 
     Raises:
         ValueError: naming the file (and row and column) for every malformed input.
@@ -33,12 +34,12 @@ def read_table(path) -> tuple[list[str], np.ndarray]:
     if not path.is_file():
         raise ValueError(f"no data file at {str(path)!r}")
     if path.suffix.lower() == ".npz":
-        return _read_npz(path)
-    return _read_csv(path)
+        return _read_npz(path, min_columns, min_rows)
+    return _read_csv(path, min_columns, min_rows)
 
 
-def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
-    fast = _read_csv_fast(path)
+def _read_csv(path: Path, min_columns: int, min_rows: int) -> tuple[list[str], np.ndarray]:
+    fast = _read_csv_fast(path, min_columns, min_rows)
     if fast is not None:
         return fast
     name = str(path)
@@ -48,16 +49,17 @@ def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
         raise ValueError(f"{name!r} is not a UTF-8 text (CSV) file") from None
     lines = text.splitlines()
     if not lines or not lines[0].strip():
-        raise ValueError(f"{name!r} is empty: a CSV file needs a header row and at least two data rows")
+        raise ValueError(f"{name!r} is empty: a CSV file needs a header row and at least {min_rows} data row(s)")
     header = next(csv.reader([lines[0]]))
     names = [h.strip() for h in header]
-    if len(names) < 2:
+    if len(names) == 1:
         for delimiter, word in _OTHER_DELIMITERS.items():
             if delimiter in lines[0]:
                 raise ValueError(f"{name!r}: the header {lines[0]!r} has one column but contains a {word}; "
                                  "columns must be separated by commas")
-        raise ValueError(f"{name!r}: the header {lines[0]!r} has one column; at least one input and one output "
-                         "column are needed")
+    if len(names) < min_columns:
+        raise ValueError(f"{name!r}: the header {lines[0]!r} has {len(names)} column(s); at least one input and one "
+                         "output column are needed")
     if any(not n for n in names) or len(set(names)) != len(names):
         raise ValueError(f"{name!r}: column names must be non-empty and distinct, got {names}")
     rows = []
@@ -76,12 +78,12 @@ def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
                 raise ValueError(f"{name!r} row {number}, column {column!r}: {cell.strip()!r} is not finite")
             values.append(value)
         rows.append(values)
-    if len(rows) < 2:
-        raise ValueError(f"{name!r} has {len(rows)} data row(s); at least two are needed")
+    if len(rows) < min_rows:
+        raise ValueError(f"{name!r} has {len(rows)} data row(s); at least {min_rows} are needed")
     return names, np.asarray(rows, dtype=np.float64)
 
 
-def _read_csv_fast(path: Path) -> tuple[list[str], np.ndarray] | None:
+def _read_csv_fast(path: Path, min_columns: int, min_rows: int) -> tuple[list[str], np.ndarray] | None:
     """A well-formed numeric CSV read by NumPy's C parser, streaming (1e6 rows x 2 columns: 0.6 s and the
     8 bytes per number of the result, against 5 s and ~150 bytes per number row by row); ``None`` for a
     file it does not take as is (then the row-by-row reader finds and names the problem)."""
@@ -89,17 +91,19 @@ def _read_csv_fast(path: Path) -> tuple[list[str], np.ndarray] | None:
         with open(path, encoding="utf-8-sig") as handle:
             header = handle.readline()
             names = [h.strip() for h in next(csv.reader([header]))] if header.strip() else []
-            if len(names) < 2 or any(not n for n in names) or len(set(names)) != len(names):
+            if len(names) < min_columns or any(not n for n in names) or len(set(names)) != len(names):
                 return None
+            if len(names) == 1 and any(d in header for d in _OTHER_DELIMITERS):
+                return None  # a file with another delimiter: the row-by-row reader says so
             values = np.loadtxt(handle, delimiter=",", dtype=np.float64, ndmin=2, comments=None)
     except (ValueError, UnicodeDecodeError, StopIteration):
         return None
-    if values.shape[0] < 2 or values.shape[1] != len(names) or not np.all(np.isfinite(values)):
+    if values.shape[0] < max(1, min_rows) or values.shape[1] != len(names) or not np.all(np.isfinite(values)):
         return None
     return names, values
 
 
-def _read_npz(path: Path) -> tuple[list[str], np.ndarray]:
+def _read_npz(path: Path, min_columns: int, min_rows: int) -> tuple[list[str], np.ndarray]:
     name = str(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -116,7 +120,7 @@ def _read_npz(path: Path) -> tuple[list[str], np.ndarray]:
             columns += [array[:, j] for j in range(array.shape[1])]
         else:
             raise ValueError(f"{name!r}: array {key!r} has shape {array.shape}; columns must be 1-D or 2-D arrays")
-    if len(names) < 2:
+    if len(names) < min_columns:
         raise ValueError(f"{name!r} holds {len(names)} column(s); at least one input and one output are needed")
     lengths = {len(c) for c in columns}
     if len(lengths) != 1:
@@ -125,8 +129,8 @@ def _read_npz(path: Path) -> tuple[list[str], np.ndarray]:
         values = np.stack([c.astype(np.float64) for c in columns], axis=1)
     except (TypeError, ValueError):
         raise ValueError(f"{name!r}: every array must be numeric") from None
-    if len(values) < 2:
-        raise ValueError(f"{name!r} has {len(values)} row(s); at least two are needed")
+    if len(values) < min_rows:
+        raise ValueError(f"{name!r} has {len(values)} row(s); at least {min_rows} are needed")
     bad = ~np.isfinite(values)
     if bad.any():
         row, column = (int(i) for i in np.argwhere(bad)[0])

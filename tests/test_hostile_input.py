@@ -178,3 +178,16 @@ def test_a_million_rows_fit(tmp_path):
                      "--verbose", "0"]) == 0
     history = TrainingHistory.load(tmp_path / "run" / "history.json")
     assert history.stages[0].num_points == 10**6 and history.stages[0].train_rms < 1e-2
+
+
+def test_points_to_predict_at_need_inputs_only(finished_run, tmp_path, capsys):
+    # A file of inputs only, even one row, is what predict reads; the Python API gives the same value (tolerance 0).
+    _, _, run = finished_run
+    points = tmp_path / "points.csv"
+    points.write_text("x\n0.25\n")
+    assert cli.main(["predict", str(run), str(points)]) == 0
+    printed = float(capsys.readouterr().out.strip())
+    assert printed == msnn.MultiStageRegressor.load(run / "model.keras").predict(np.array([[0.25]]))[0, 0]
+    (tmp_path / "empty.csv").write_text("x\n")
+    assert cli.main(["predict", str(run), str(tmp_path / "empty.csv")]) == 2
+    assert "0 data row(s); at least 1" in capsys.readouterr().err
