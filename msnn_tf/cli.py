@@ -210,7 +210,7 @@ def predict_command(args) -> int:
         model = msnn.load_model(model_path)
     inputs = _names(args.inputs)
     if inputs is None:
-        metadata_run = model_path.parent / "run.json"
+        metadata_run = model_path.resolve().parent / "run.json"
         if metadata_run.is_file():
             from msnn_tf.jsonio import read_json
 

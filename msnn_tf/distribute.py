@@ -19,6 +19,10 @@ differently. A trained stage's trajectory amplifies round-off (measured: 300 Ada
 ``tanh`` network, single device with and without XLA, differ by 2e-10 relative in the loss), so
 the stage weights differ; the fitted functions agree to the error the stages leave, and a model
 trained to round-off predicts the same values to ~1e-13 (``tests/test_distribute.py``).
+
+Measured on two logical CPU devices only. A PINN replica reads its rows from the collocation
+variables (one copy, which resampling reassigns) at every evaluation rather than from a copy placed
+on its device: on GPUs that is a transfer per step, not measured here (no GPU on the machine).
 """
 
 from __future__ import annotations

@@ -37,18 +37,22 @@ def plot_regression_summary(model, history, x_eval, y_eval, path, title=None) ->
     axes[0].plot(x_eval[:, 0], model.predict(x_eval)[:, 0], "r--", lw=1.5, label=f"{model.num_stages}-stage network")
     axes[0].set(xlabel="x", ylabel="u(x)", title="(a) fit")
     axes[0].legend()
+    # The model's k-th stage is the k-th kept one of the history (discarded stages keep their numbers).
+    kept = [r.stage for r in history.stages if r.accepted] + list(range(model.num_stages))
+    scaled = np.asarray(model.scale_inputs(x_eval))  # f_d is read in the input scaled to [-1, 1] (eq. 2.8)
     for k in range(0, model.num_stages + 1):
         residue = (y_eval - model.predict(x_eval, num_stages=k))[:, 0]
         if k:
-            axes[1].semilogy(x_eval[:, 0], np.maximum(np.abs(residue), 1e-18), lw=1, label=f"after stage {k - 1}")
+            axes[1].semilogy(x_eval[:, 0], np.maximum(np.abs(residue), 1e-18), lw=1, label=f"after stage {kept[k - 1]}")
         if k < model.num_stages and np.all(np.isfinite(residue)) and np.any(residue):
-            frequencies, amplitudes = amplitude_spectra(x_eval, residue)[0]
-            axes[3].semilogy(frequencies, np.maximum(amplitudes, 1e-300), lw=1, label=f"given to stage {k}")
+            frequencies, amplitudes = amplitude_spectra(scaled, residue)[0]
+            axes[3].semilogy(frequencies, np.maximum(amplitudes, 1e-300), lw=1, label=f"given to stage {kept[k]}")
     axes[1].set(xlabel="x", ylabel="|u_g(x) - u(x)|", title="(b) error after each stage")
     axes[1].legend(fontsize=8)
     frequencies_read = [max(r.dominant_frequency, default=0.0) for r in history.stages]
     axes[3].set_xlim(0.0, max([20.0] + [8.0 * f for f in frequencies_read]))  # around the f_d the stages read
-    axes[3].set(xlabel="frequency (cycles per unit x)", ylabel="amplitude", title="(d) spectrum of each stage's residue")
+    axes[3].set(xlabel="frequency (cycles per unit of x scaled to [-1, 1])", ylabel="amplitude",
+                title="(d) spectrum of each stage's residue")
     if model.num_stages:
         axes[3].legend(fontsize=8)
     _stage_losses(axes[2], history)

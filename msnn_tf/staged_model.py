@@ -400,12 +400,18 @@ class ExportedModel:
         (spec,) = signature.structured_input_signature[1].values()
         self._loaded, self.path = loaded, path
         self.input_dim, self.dtype = int(spec.shape[-1]), spec.dtype
+        (output,) = tf.nest.flatten(signature.structured_outputs)
+        self.output_dim = int(output.shape[-1])
 
     def predict(self, x, block_rows: int = 100_000) -> np.ndarray:
         """``serve(x)`` as float64 ``(N, m)``, in blocks of ``block_rows`` rows."""
         import tensorflow as tf
 
         x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 1 and self.input_dim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(f"`x` must have shape (N, {self.input_dim}), got shape {x.shape}")
         parts = [np.asarray(self._loaded.serve(tf.constant(x[lo:lo + block_rows], self.dtype)), dtype=np.float64)
                  for lo in range(0, x.shape[0], block_rows)]
-        return np.concatenate(parts)
+        return np.concatenate(parts) if parts else np.zeros((0, self.output_dim))

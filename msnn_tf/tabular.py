@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,12 +91,16 @@ def _read_csv_fast(path: Path, min_columns: int, min_rows: int) -> tuple[list[st
     try:
         with open(path, encoding="utf-8-sig") as handle:
             header = handle.readline()
+            if len(header.splitlines()) > 1:  # a line break readline does not split on: the row-by-row reader's
+                return None
             names = [h.strip() for h in next(csv.reader([header]))] if header.strip() else []
             if len(names) < min_columns or any(not n for n in names) or len(set(names)) != len(names):
                 return None
             if len(names) == 1 and any(d in header for d in _OTHER_DELIMITERS):
                 return None  # a file with another delimiter: the row-by-row reader says so
-            values = np.loadtxt(handle, delimiter=",", dtype=np.float64, ndmin=2, comments=None)
+            with warnings.catch_warnings():  # an empty body: the row-by-row reader says so, without NumPy's warning
+                warnings.simplefilter("ignore", UserWarning)
+                values = np.loadtxt(handle, delimiter=",", dtype=np.float64, ndmin=2, comments=None)
     except (ValueError, UnicodeDecodeError, StopIteration):
         return None
     if values.shape[0] < max(1, min_rows) or values.shape[1] != len(names) or not np.all(np.isfinite(values)):
@@ -121,7 +126,7 @@ def _read_npz(path: Path, min_columns: int, min_rows: int) -> tuple[list[str], n
         else:
             raise ValueError(f"{name!r}: array {key!r} has shape {array.shape}; columns must be 1-D or 2-D arrays")
     if len(names) < min_columns:
-        raise ValueError(f"{name!r} holds {len(names)} column(s); at least one input and one output are needed")
+        raise ValueError(f"{name!r} holds {len(names)} column(s); at least {min_columns} are needed")
     lengths = {len(c) for c in columns}
     if len(lengths) != 1:
         raise ValueError(f"{name!r}: columns have different lengths {sorted(lengths)}")

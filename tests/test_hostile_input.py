@@ -191,3 +191,27 @@ def test_points_to_predict_at_need_inputs_only(finished_run, tmp_path, capsys):
     (tmp_path / "empty.csv").write_text("x\n")
     assert cli.main(["predict", str(run), str(tmp_path / "empty.csv")]) == 2
     assert "0 data row(s); at least 1" in capsys.readouterr().err
+
+
+def test_exported_model_takes_what_the_staged_model_takes(finished_run):
+    _, _, run = finished_run
+    exported = ExportedModel(run / "saved_model")
+    assert (exported.input_dim, exported.output_dim) == (1, 1)
+    assert exported.predict(np.zeros((0, 1))).shape == (0, 1)
+    x = np.linspace(-1.0, 1.0, 7)
+    np.testing.assert_array_equal(exported.predict(x), exported.predict(x[:, None]))  # 1-D input, tolerance 0
+    with pytest.raises(ValueError, match=r"shape \(N, 1\)"):
+        exported.predict(np.zeros((3, 2)))
+
+
+def test_fast_and_row_by_row_csv_readers_agree_on_odd_headers(tmp_path):
+    odd = tmp_path / "odd.csv"
+    odd.write_text("a\u2028b,c\n1,2\n3,4\n")  # a line separator inside the header: split by the row reader
+    with pytest.raises(ValueError):
+        read_table(odd)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("x,u\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy warning before the clear error
+        with pytest.raises(ValueError, match="0 data row"):
+            read_table(header_only)

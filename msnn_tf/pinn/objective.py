@@ -444,7 +444,9 @@ class PINNObjective(StageObjective):
 
             search = pretrain_equation_weight(
                 build, initial_gamma=s.pretrain_initial_gamma, pretrain_steps=s.pretrain_steps,
-                learning_rate=learning_rate, jit_compile=s.jit_compile, max_rounds=s.pretrain_max_rounds,
+                # A distributed loss compiles its replicas' parts itself (XLA does not span devices).
+                learning_rate=learning_rate, jit_compile=s.jit_compile and self.strategy is None,
+                max_rounds=s.pretrain_max_rounds,
                 callback=lambda i, g, r: notes.append(f"stage {stage}: Algorithm 3 round {i}: gamma {g:.3e}, R_c {r:.3e}"))
             gamma, gamma_rounds = search.gamma, search.rounds
         num_collocation = int(work.collocation.shape[0])

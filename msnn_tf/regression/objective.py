@@ -81,7 +81,8 @@ def mse_objective(network: keras.Model, x_scaled, target, weights=None, block_ro
     if strategy is not None:
         point_weights = np.ones((rows, 1)) if weights is None else weights.numpy()
         ranges = replica_rows(rows, strategy.num_replicas_in_sync)
-        shards = [(x_scaled[lo:hi], target[lo:hi], tf.constant(point_weights[lo:hi] / rows, dtype)) for lo, hi in ranges]
+        count = rows * int(target.shape[1])  # the loss is a mean over rows and outputs
+        shards = [(x_scaled[lo:hi], target[lo:hi], tf.constant(point_weights[lo:hi] / count, dtype)) for lo, hi in ranges]
 
         def part(position, x_part, target_part, weight_part):
             with tf.GradientTape() as tape:
@@ -112,7 +113,8 @@ def mse_objective(network: keras.Model, x_scaled, target, weights=None, block_ro
     point_weights = tf.ones((rows, 1), dtype) if weights is None else weights
     x_blocks = tf.reshape(tf.concat([x_scaled, tf.repeat(x_scaled[-1:], pad, axis=0)], 0), (count, block_rows, -1))
     t_blocks = tf.reshape(tf.concat([target, tf.repeat(target[-1:], pad, axis=0)], 0), (count, block_rows, -1))
-    w_blocks = tf.reshape(tf.concat([point_weights, tf.zeros((pad, 1), dtype)], 0), (count, block_rows, 1)) / rows
+    w_blocks = tf.reshape(tf.concat([point_weights, tf.zeros((pad, 1), dtype)], 0),
+                          (count, block_rows, 1)) / (rows * int(target.shape[1]))  # a mean over rows and outputs
 
     def value_and_gradients(position):
         def body(i, loss, gradient):
