@@ -134,12 +134,11 @@ def qr_least_squares(matrix: np.ndarray, rhs: np.ndarray, min_qr_numbers: int = 
     on 2 cores); wide, square or small matrices go to ``gelsy`` directly. With a ``tf.distribute.Strategy``
     the first factorisation runs on its replicas (:func:`~msnn_tf.distribute.tsqr_factor`), whatever the size."""
     rows, columns = matrix.shape
-    if strategy is not None:
-        factor = tsqr_factor(strategy, np.concatenate([matrix, rhs[:, None]], axis=1))
-        return scipy.linalg.lstsq(factor[:columns, :columns], factor[:columns, columns], lapack_driver="gelsy")[0]
-    if rows <= columns or rows * columns <= min_qr_numbers:
+    if strategy is None and (rows <= columns or rows * columns <= min_qr_numbers):
         return scipy.linalg.lstsq(matrix, rhs, lapack_driver="gelsy")[0]
-    factor = scipy.linalg.qr(np.concatenate([matrix, rhs[:, None]], axis=1), mode="r", overwrite_a=True)[0]
+    augmented = np.concatenate([matrix, rhs[:, None]], axis=1)
+    factor = (scipy.linalg.qr(augmented, mode="r", overwrite_a=True)[0] if strategy is None
+              else tsqr_factor(strategy, augmented))
     return scipy.linalg.lstsq(factor[:columns, :columns], factor[:columns, columns], lapack_driver="gelsy")[0]
 
 

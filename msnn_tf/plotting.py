@@ -64,7 +64,7 @@ def plot_regression_summary(model, history, x_eval, y_eval, path, title=None) ->
         epsilons.append(report.epsilon * scale)
         errors.append(report.train_rms)
         stages.append(report.stage)
-        offset += int(report.adam_steps) + int(report.lbfgs_iterations)
+        offset += report.iterations
     if stages:
         axes[4].semilogy(starts, epsilons, "o-", label="eps of the stage (eq. 2.3, data units)")
         axes[4].semilogy(starts, np.maximum(errors, 1e-18), "s--", label="train RMS after it")

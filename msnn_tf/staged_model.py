@@ -236,11 +236,7 @@ class StagedModel(keras.Model):
         import tensorflow as tf
 
         dtype = np.dtype(self.compute_dtype)
-        x = np.asarray(x, dtype=dtype)
-        if x.ndim == 1 and self.input_dim == 1:
-            x = x[:, None]
-        if x.ndim != 2 or x.shape[1] != self.input_dim:
-            raise ValueError(f"`x` must have shape (N, {self.input_dim}), got shape {x.shape}")
+        x = _input_matrix(x, self.input_dim, dtype)
         count = self.num_stages if num_stages is None else int(num_stages)
         if not 0 <= count <= self.num_stages:
             raise ValueError(f"`num_stages` must be between 0 and {self.num_stages}, got {num_stages!r}")
@@ -368,6 +364,16 @@ def load_staged_model(filepath) -> StagedModel:
 load_model = load_staged_model
 
 
+def _input_matrix(x, input_dim: int, dtype) -> np.ndarray:
+    """``x`` as ``(N, input_dim)`` of ``dtype`` (a 1-D ``x`` is a column when ``input_dim`` is 1)."""
+    x = np.asarray(x, dtype=dtype)
+    if x.ndim == 1 and input_dim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[1] != input_dim:
+        raise ValueError(f"`x` must have shape (N, {input_dim}), got shape {x.shape}")
+    return x
+
+
 class ExportedModel:
     """A SavedModel written by :meth:`StagedModel.export`, loaded with TensorFlow alone.
 
@@ -407,11 +413,7 @@ class ExportedModel:
         """``serve(x)`` as float64 ``(N, m)``, in blocks of ``block_rows`` rows."""
         import tensorflow as tf
 
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim == 1 and self.input_dim == 1:
-            x = x[:, None]
-        if x.ndim != 2 or x.shape[1] != self.input_dim:
-            raise ValueError(f"`x` must have shape (N, {self.input_dim}), got shape {x.shape}")
+        x = _input_matrix(x, self.input_dim, np.float64)
         parts = [np.asarray(self._loaded.serve(tf.constant(x[lo:lo + block_rows], self.dtype)), dtype=np.float64)
                  for lo in range(0, x.shape[0], block_rows)]
         return np.concatenate(parts) if parts else np.zeros((0, self.output_dim))

@@ -213,13 +213,19 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
             constraint_terms.append(tf.reduce_mean(tf.square(value)))
         return data, equation_loss(residual, w_c_now), gradient, constraint_terms
 
-    def value_and_gradients(position):
+    def value_and_gradients(position, indices=None, first=None, fraction=None):
+        """The loss and its gradient; with a replica's collocation ``indices``, its share: ``fraction`` (its
+        rows over all) of the collocation means, ``first`` (1 or 0) times the condition and constraint terms."""
+
+        def times(factor, value):
+            return value if factor is None else factor * value
+
         with tf.GradientTape() as tape:
             tape.watch(position)
-            data, equation, gradient, constraint_terms = losses(position)
-            loss = combined_loss(data, equation, gamma, gradient, gamma_g)
+            data, equation, gradient, constraint_terms = losses(position, indices=indices)
+            loss = combined_loss(times(first, data), times(fraction, equation), gamma, times(fraction, gradient), gamma_g)
             for constraint, term in zip(constraints, constraint_terms):
-                loss = loss + constraint.gamma_s(gamma) * term
+                loss = loss + times(first, constraint.gamma_s(gamma) * term)
             loss = loss / loss_scale
         return loss, tape.gradient(loss, position)
 
@@ -246,16 +252,5 @@ def stage_loss(analyzer, network, points, frozen, frozen_data, keys, epsilon, ga
             raise ValueError(f"`strategy` has {len(ranges)} replicas for {total} collocation points: each needs one at least")
         shards = [(tf.range(lo, hi), tf.constant(float(i == 0), tf.float64), tf.constant((hi - lo) / total, tf.float64))
                   for i, (lo, hi) in enumerate(ranges)]
-
-        def part(position, indices, first, fraction):
-            with tf.GradientTape() as tape:
-                tape.watch(position)
-                data, equation, gradient, constraint_terms = losses(position, indices=indices)
-                loss = combined_loss(first * data, fraction * equation, gamma, fraction * gradient, gamma_g)
-                for constraint, term in zip(constraints, constraint_terms):
-                    loss = loss + first * constraint.gamma_s(gamma) * term
-                loss = loss / loss_scale
-            return loss, tape.gradient(loss, position)
-
-        return distributed_value_and_gradients(strategy, part, shards, jit_compile), flat, parts
+        return distributed_value_and_gradients(strategy, value_and_gradients, shards, jit_compile), flat, parts
     return value_and_gradients, flat, parts

@@ -78,20 +78,22 @@ def mse_objective(network: keras.Model, x_scaled, target, weights=None, block_ro
     target = tf.cast(tf.convert_to_tensor(target), dtype)
     weights = None if weights is None else tf.cast(tf.convert_to_tensor(weights), dtype)
     rows = int(x_scaled.shape[0])
+    values = rows * int(target.shape[1])  # the loss is a mean over rows and outputs
+    point_weights = tf.ones((rows, 1), dtype) if weights is None else weights
+
+    def weighted_sum(position, x_part, target_part, weight_part):
+        """``sum(weight_part (network(x_part) - target_part)^2)`` and its gradient: a share of the loss
+        (a block's or a replica's) when the weights are the point weights divided by ``values``."""
+        with tf.GradientTape() as tape:
+            tape.watch(position)
+            output, _ = network.stateless_call(flat.unpack(position), non_trainable, x_part)
+            part = tf.reduce_sum(weight_part * tf.square(output - target_part))
+        return part, tape.gradient(part, position)
+
     if strategy is not None:
-        point_weights = np.ones((rows, 1)) if weights is None else weights.numpy()
-        ranges = replica_rows(rows, strategy.num_replicas_in_sync)
-        count = rows * int(target.shape[1])  # the loss is a mean over rows and outputs
-        shards = [(x_scaled[lo:hi], target[lo:hi], tf.constant(point_weights[lo:hi] / count, dtype)) for lo, hi in ranges]
-
-        def part(position, x_part, target_part, weight_part):
-            with tf.GradientTape() as tape:
-                tape.watch(position)
-                output, _ = network.stateless_call(flat.unpack(position), non_trainable, x_part)
-                loss = tf.reduce_sum(weight_part * tf.square(output - target_part))
-            return loss, tape.gradient(loss, position)
-
-        return distributed_value_and_gradients(strategy, part, shards, jit_compile), flat
+        shards = [(x_scaled[lo:hi], target[lo:hi], point_weights[lo:hi] / values)
+                  for lo, hi in replica_rows(rows, strategy.num_replicas_in_sync)]
+        return distributed_value_and_gradients(strategy, weighted_sum, shards, jit_compile), flat
     if block_rows is None:
         block_rows = rows if rows <= BLOCKED_LOSS_ROWS else 8192
     block_rows = positive_int("block_rows", block_rows)
@@ -110,19 +112,14 @@ def mse_objective(network: keras.Model, x_scaled, target, weights=None, block_ro
     # Blocks of equal size: the last one padded with weight-0 rows.
     count = -(-rows // block_rows)
     pad = count * block_rows - rows
-    point_weights = tf.ones((rows, 1), dtype) if weights is None else weights
     x_blocks = tf.reshape(tf.concat([x_scaled, tf.repeat(x_scaled[-1:], pad, axis=0)], 0), (count, block_rows, -1))
     t_blocks = tf.reshape(tf.concat([target, tf.repeat(target[-1:], pad, axis=0)], 0), (count, block_rows, -1))
-    w_blocks = tf.reshape(tf.concat([point_weights, tf.zeros((pad, 1), dtype)], 0),
-                          (count, block_rows, 1)) / (rows * int(target.shape[1]))  # a mean over rows and outputs
+    w_blocks = tf.reshape(tf.concat([point_weights, tf.zeros((pad, 1), dtype)], 0), (count, block_rows, 1)) / values
 
     def value_and_gradients(position):
         def body(i, loss, gradient):
-            with tf.GradientTape() as tape:
-                tape.watch(position)
-                output, _ = network.stateless_call(flat.unpack(position), non_trainable, x_blocks[i])
-                part = tf.reduce_sum(w_blocks[i] * tf.square(output - t_blocks[i]))
-            return i + 1, loss + part, gradient + tape.gradient(part, position)
+            part, part_gradient = weighted_sum(position, x_blocks[i], t_blocks[i], w_blocks[i])
+            return i + 1, loss + part, gradient + part_gradient
 
         _, loss, gradient = tf.while_loop(lambda i, *_: i < count, body,
                                           (tf.constant(0), tf.constant(0.0, dtype), tf.zeros_like(position)))
