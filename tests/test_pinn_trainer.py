@@ -196,3 +196,50 @@ def test_least_squares_settings_are_checked():
         msnn.MultiStagePINN(ode_problem(), least_squares_kappa_factors=())
     with pytest.raises(ValueError, match="least_squares_width"):
         msnn.MultiStagePINN(ode_problem(), least_squares_width=0)
+
+
+def riccati_problem():
+    """``u' + u^2 = f`` on [0, 1] with ``u(0) = 1/2`` and exact ``u = 1/2 + sin(2x) / 4``: nonlinear in ``u``."""
+    def exact(x):
+        return 0.5 + 0.25 * np.sin(2.0 * x)
+
+    def residual(x, u, d):
+        return d["x"] + u**2 - (0.5 * tf.cos(2.0 * x) + (0.5 + 0.25 * tf.sin(2.0 * x)) ** 2)
+
+    return pinn.Problem(domain=pinn.Interval(0.0, 1.0), residual=residual, derivatives=["x"],
+                        conditions=[pinn.PointValues([[0.0]], [[0.5]])], exact=exact)
+
+
+def solved_stage_messages(problem, **settings):
+    """Fits a crude stage 0 (150 Adam steps) and one solved stage; returns the history and the solve's lines."""
+    lines = []
+
+    class Lines(msnn.StageCallback):
+        def on_block_end(self, stage, logs):
+            if "message" in logs:
+                lines.append(str(logs["message"]))
+
+    solver = msnn.MultiStagePINN(problem, adam_steps=150, lbfgs_iterations=0, jit_compile=False, verbose=0, **settings)
+    history = solver.fit(num_stages=2, callbacks=[Lines()])
+    assert history.stages[1].accepted and history.stages[1].adam_steps == 0
+    return history, lines
+
+
+def test_gauss_newton_steps_remove_the_linearisation_error_of_a_nonlinear_equation():
+    """A solved stage linearises ``r(u + eps v)``: one solve leaves an error of order ``eps^2`` (the
+    ``u^2`` term); Gauss-Newton steps on the same features remove it. From a crude stage 0 (true
+    error above 1e-4), the stage with the steps reaches 1e-12 RMS and at least 1e4 times less than
+    one solve (tolerances: see the measured values in the assertion message)."""
+    crude, plain = solved_stage_messages(riccati_problem(), gauss_newton_steps=0)
+    history, lines = solved_stage_messages(riccati_problem())
+    assert crude.stages[0].true_rms > 1e-4
+    assert not any("Gauss-Newton" in line for line in plain)
+    assert any("Gauss-Newton step 1" in line for line in lines), lines
+    errors = (crude.stages[1].true_rms, history.stages[1].true_rms)
+    assert errors[1] <= 1e-12 and errors[1] <= 1e-4 * errors[0], errors
+
+
+def test_gauss_newton_steps_are_not_taken_for_a_linear_equation():
+    history, lines = solved_stage_messages(ode_problem())
+    assert lines and not any("Gauss-Newton" in line for line in lines), lines
+    assert history.stages[1].true_rms < 1e-3 * history.stages[0].true_rms

@@ -62,7 +62,7 @@ def test_grid_settings_cannot_change_after_the_solver_is_built():
     assert solver.width == 12 and solver.objective.settings.width == 12
 
 
-@pytest.mark.parametrize("dimension, expected", [(1, 1000), (2, 2000), (3, 3000)])
+@pytest.mark.parametrize("dimension, expected", [(1, 1000), (2, 2500), (3, 3000)])
 def test_auto_least_squares_width_follows_the_dimension(dimension, expected):
     from msnn_tf import pinn
 

@@ -9,6 +9,7 @@ coefficients ``c``, so one linear least-squares solve minimises it (exact for eq
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -91,15 +92,9 @@ class LinearizedStage:
         self.w_d = w_d[:, 0]
         self.u_d = np.asarray(frozen_data)[:, 0]
         self.term_keys = analyzer.residual_keys()
+        self.analyzer_problem = problem
         values = {k: tf.convert_to_tensor(v) for k, v in frozen_values.items()}
-        with tf.GradientTape(persistent=True) as tape:
-            for key in self.term_keys:
-                tape.watch(values[key])
-            residual = problem.residual_values(tf.constant(self.x_c), Partials(values, self.d, problem.domain.axis_names))
-        self.betas = {k: tape.gradient(residual, values[k], unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy()[:, 0]
-                      for k in self.term_keys}
-        del tape
-        self.r_prev = residual.numpy()[:, 0]
+        self.betas, self.r_prev = self._linearization(values)
         lower, upper = np.asarray(model.lower), np.asarray(model.upper)
         self.slope = 2.0 / (upper - lower)  # d h / d x of the model's input scaling
         self.h_c, self.h_d = (model.scale_inputs(p).numpy() for p in (self.x_c, x_d))
@@ -107,6 +102,19 @@ class LinearizedStage:
         self.operators = _linearized_operators(operator_points, self.d, problem.domain.axis_names,
                                                lambda x: model.scale_inputs(x).numpy())
         self.count = _condition_count(len(self.h_d), self.operators)
+        self.frozen_values = values
+
+    def _linearization(self, values) -> tuple[dict, np.ndarray]:
+        """``(beta_m per term key, r)`` at the collocation points for the partials ``values`` of ``u``."""
+        problem = self.analyzer_problem
+        with tf.GradientTape(persistent=True) as tape:
+            for key in self.term_keys:
+                tape.watch(values[key])
+            residual = problem.residual_values(tf.constant(self.x_c), Partials(values, self.d, problem.domain.axis_names))
+        betas = {k: tape.gradient(residual, values[k], unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy()[:, 0]
+                 for k in self.term_keys}
+        del tape
+        return betas, residual.numpy()[:, 0]
 
     def _columns(self, z, kappa, kernel, key) -> np.ndarray:
         """``d^key`` of every column (the sin features at pre-activations ``z``, then the output bias)."""
@@ -115,38 +123,125 @@ class LinearizedStage:
         return np.concatenate([scale * np.sin(z + order * math.pi / 2.0), np.full((len(z), 1), 1.0 if order == 0 else 0.0)],
                               axis=1)
 
-    def solve(self, factor: float, fit: np.ndarray) -> LeastSquaresCandidate:
-        """Solves the candidate of ``kappa_hat = factor pi f_d`` on the collocation points in ``fit`` (and
-        every condition point); its score is the weighted equation residual on the other points."""
-        plan, d, width = self.plan, self.d, self.plan.width
-        epsilon, gamma = plan.epsilon, plan.extras["gamma"]
-        row_c = np.sqrt(gamma * self.w_c / fit.sum())  # the means of eq. (3.1) over the points solved on
-        row_d = np.sqrt((1.0 - gamma) * self.w_d / self.count)
-        network = feature_network(d, width, self.frequency, factor, plan.seed, f"stage_{plan.stage}")
+    def _features(self, network):
+        """``(kappa, kernel, bias, d^key columns at the collocation points)`` of a candidate network
+        (the columns as a function of the key, computed on demand: each is ``N x (width + 1)``)."""
         layer = network.layers[0]
         kappa, kernel, bias = layer.kappa, layer.kernel.numpy(), layer.bias.numpy()
         z_c = kappa * (self.h_c @ kernel) + bias
-        a_c = np.zeros((len(self.x_c), width + 1))
+        return kappa, kernel, bias, (lambda key: self._columns(z_c, kappa, kernel, key))
+
+    def _system(self, network, betas, residual, coefficients, fit, columns=None):
+        """The weighted least-squares rows of the stage for the correction of the output layer
+        ``coefficients`` (``None``: zero) with the residual linearised as ``betas``, ``residual`` at the
+        collocation points (``columns``: the features' ``d^key`` there per term key, if already computed):
+        ``(matrix, rhs, equation columns a_c, row weights of the collocation points)``."""
+        plan, d = self.plan, self.d
+        epsilon, gamma = plan.epsilon, plan.extras["gamma"]
+        row_c = np.sqrt(gamma * self.w_c / fit.sum())  # the means of eq. (3.1) over the points solved on
+        row_d = np.sqrt((1.0 - gamma) * self.w_d / self.count)
+        kappa, kernel, bias, compute = self._features(network)
+        a_c = np.zeros((len(self.x_c), plan.width + 1))
         for key in self.term_keys:
-            a_c += self.betas[key][:, None] * self._columns(z_c, kappa, kernel, key)
-        zero = (0,) * d
-        a_d = self._columns(kappa * (self.h_d @ kernel) + bias, kappa, kernel, zero)
+            a_c += betas[key][:, None] * (columns[key] if columns is not None else compute(key))
+        a_d = self._columns(kappa * (self.h_d @ kernel) + bias, kappa, kernel, (0,) * d)
         blocks, rhs = _operator_blocks(
             self.operators, lambda h, key: self._columns(kappa * (h @ kernel) + bias, kappa, kernel, key), 1.0 - gamma,
             self.count)
+        data_mismatch = self.u_d - self.y_d[:, 0]
+        if coefficients is not None:  # the conditions are linear in v: their mismatch moves by eps A c
+            data_mismatch = data_mismatch + epsilon * (a_d @ coefficients)
+            rhs = [r - epsilon * (b @ coefficients) for b, r in zip(blocks, rhs)]
         matrix = epsilon * np.concatenate([row_c[fit, None] * a_c[fit], row_d[:, None] * a_d] + blocks)
-        rhs = np.concatenate([-row_c[fit] * self.r_prev[fit], -row_d * (self.u_d - self.y_d[:, 0])] + rhs)
-        heading = f"least squares, {width} sin features, kappa_hat {layer.kappa_hat:.2f}"
+        rhs = np.concatenate([-row_c[fit] * residual[fit], -row_d * data_mismatch] + rhs)
+        return matrix, rhs, a_c, row_c
+
+    def solve(self, factor: float, fit: np.ndarray) -> LeastSquaresCandidate:
+        """Solves the candidate of ``kappa_hat = factor pi f_d`` on the collocation points in ``fit`` (and
+        every condition point); its score is the weighted equation residual on the other points."""
+        plan, width = self.plan, self.plan.width
+        network = feature_network(self.d, width, self.frequency, factor, plan.seed, f"stage_{plan.stage}")
+        matrix, rhs, a_c, row_c = self._system(network, self.betas, self.r_prev, None, fit)
+        heading = f"least squares, {width} sin features, kappa_hat {network.layers[0].kappa_hat:.2f}"
         if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
             return LeastSquaresCandidate(network, math.nan, True, f"{heading}: non-finite rows")
         coefficients = qr_least_squares(matrix, rhs, strategy=self.strategy)
-        after = self.r_prev + epsilon * (a_c @ coefficients)
+        after = self.r_prev + plan.epsilon * (a_c @ coefficients)
         score = spectral.rms(row_c[~fit] * after[~fit]) if not fit.all() else spectral.rms(row_c * after)
-        network.layers[-1].kernel.assign(coefficients[:width, None])
-        network.layers[-1].bias.assign(coefficients[width:])
+        self._assign(network, coefficients)
         message = (f"{heading}: equation residual RMS {spectral.rms(after):.3e}"
                    + ("" if fit.all() else f" (held-out {score:.3e})"))
         return LeastSquaresCandidate(network, score, False, message)
+
+    @staticmethod
+    def _assign(network, coefficients) -> None:
+        width = network.layers[-1].kernel.shape[0]
+        network.layers[-1].kernel.assign(coefficients[:width, None])
+        network.layers[-1].bias.assign(coefficients[width:])
+
+    def _partials_with(self, columns, coefficients) -> dict:
+        """The partials of ``u + eps v`` at the collocation points per term key (``v`` the candidate
+        whose features' ``d^key`` are ``columns[key]``, with output layer ``coefficients``)."""
+        epsilon = self.plan.epsilon
+        return {key: tf.constant(self.frozen_values[key].numpy() + epsilon * (columns[key] @ coefficients)[:, None])
+                for key in self.term_keys}
+
+    def is_linear(self) -> bool:
+        """Whether the residual is linear (affine) in ``u`` and its derivatives: its ``beta_m`` at the
+        collocation points do not move (to 1e-13 of their size) when every partial of ``u`` is moved by
+        an O(1) amount."""
+        moved = {k: v + 0.5 + 0.25 * tf.abs(v) for k, v in self.frozen_values.items()}
+        betas, _ = self._linearization(moved)
+        scale = max(float(np.max(np.abs(b))) for b in self.betas.values()) or 1.0
+        return max(float(np.max(np.abs(betas[k] - self.betas[k]))) for k in self.term_keys) <= 1e-13 * scale
+
+    def refine(self, candidate: LeastSquaresCandidate, fit: np.ndarray,
+               max_steps: int = 4) -> tuple[LeastSquaresCandidate, list[str]]:
+        """Gauss-Newton steps on the chosen candidate's output layer (same features): the residual is
+        linearised again at ``u + eps v`` and the correction of the coefficients solved, while the true
+        equation residual at the collocation points falls at least twofold per step.
+
+        One solve is exact for an equation linear in ``u`` (its ``beta_m`` do not move: no step is
+        taken); for a nonlinear one (``u u_x`` of viscous Burgers) its error is second order in ``eps``
+        and stops the stage there: on ``burgers_1d`` the first solved stage left 1.6e-9 RMS error with
+        a residual of 4e-8 after one solve.
+
+        Returns:
+            ``(candidate, progress lines)``: the refined candidate (the given one if no step helped).
+        """
+        if candidate.failed or max_steps <= 0:
+            return candidate, []
+        if self.is_linear():
+            return candidate, []  # the solve was the whole Gauss-Newton iteration
+        network = candidate.network
+        layer = network.layers[-1]
+        coefficients = np.concatenate([layer.kernel.numpy()[:, 0], layer.bias.numpy()])
+        compute = self._features(network)[3]
+        columns = {key: compute(key) for key in self.term_keys}  # the features stay: computed once
+        betas, residual = self._linearization(self._partials_with(columns, coefficients))
+        lines, fit_all = [], np.ones(len(self.x_c), bool)
+        row_c = np.sqrt(self.plan.extras["gamma"] * self.w_c / fit_all.sum())
+        current = spectral.rms(row_c * residual)
+        for step in range(1, max_steps + 1):
+            matrix, rhs, _, _ = self._system(network, betas, residual, coefficients, fit_all, columns)
+            if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
+                break
+            trial = coefficients + qr_least_squares(matrix, rhs, strategy=self.strategy)
+            del matrix, rhs
+            trial_betas, trial_residual = self._linearization(self._partials_with(columns, trial))
+            value = spectral.rms(row_c * trial_residual)
+            if not (math.isfinite(value) and value < current):
+                lines.append(f"Gauss-Newton step {step}: residual {value:.3e} not below {current:.3e}, not taken")
+                break
+            lines.append(f"Gauss-Newton step {step}: equation residual RMS {spectral.rms(residual):.3e} -> "
+                         f"{spectral.rms(trial_residual):.3e}")
+            gain = current / value
+            coefficients, betas, residual, current = trial, trial_betas, trial_residual, value
+            if gain < 2.0:
+                break
+        self._assign(network, coefficients)
+        message = "; ".join([candidate.message] + lines)
+        return dataclasses.replace(candidate, message=message), lines
 
 
 class ParameterLinearizedStage:

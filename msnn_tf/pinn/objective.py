@@ -47,8 +47,9 @@ MIN_SOLVED_GAIN = 2.0
 #: Training stops when the equation residual's RMS is at most this many ``eps`` times its terms' size.
 ROUNDOFF_FACTOR = 64.0
 
-#: ``least_squares_width="auto"``: features of a solved stage by input dimension (the last entry for higher ones).
-AUTO_LEAST_SQUARES_WIDTH = (1000, 2000, 3000)
+#: ``least_squares_width="auto"``: features of a solved stage by input dimension (the last entry for higher ones);
+#: 2500 in 2-D took viscous Burgers from 3.5e-12 (2000) to 2e-13 (docs/pde_suite.md, item 7).
+AUTO_LEAST_SQUARES_WIDTH = (1000, 2500, 3000)
 
 #: Collocation points per feature of a solved stage in ``d >= 2`` under ``stage_solver="auto"``.
 POINTS_PER_FEATURE = 6
@@ -515,10 +516,15 @@ class PINNObjective(StageObjective):
                                          work.frozen_data.numpy(), work.operator_points, strategy=self.strategy)
             choice = select_least_squares(s.least_squares_kappa_factors, linear.solve, plan.num_points, plan.seed, hooks,
                                           max_extensions=LADDER_EXTENSIONS)
-            network, failure = choice.candidate.network, choice.failure
+            candidate, failure = choice.candidate, choice.failure
+            if failure is None and isinstance(linear, LinearizedStage):
+                candidate, lines = linear.refine(candidate, choice.fit, max_steps=s.gauss_newton_steps)
+                for line in lines:
+                    hooks.message("least_squares", line)
+            network = candidate.network
             _, flat, parts = work.make_loss(gamma, network)
-            if work.parameters is not None and choice.candidate.result is not None:
-                for name, value in choice.candidate.result.items():  # delta of the solve, in the flat vector's units
+            if work.parameters is not None and candidate.result is not None:
+                for name, value in candidate.result.items():  # delta of the solve, in the flat vector's units
                     base, scale = work.parameters.base[name], work.parameters.scale[name]
                     work.parameters.variables[name].assign((value - base) / scale)
         else:

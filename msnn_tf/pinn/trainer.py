@@ -132,14 +132,20 @@ class MultiStagePINN:
             ``"gain"`` when ``stage_solver="auto"`` solves the later stages, else ``"budget"``.
         min_block_gain: See ``stop_rule``; above 1.
         least_squares_width: Features of a least-squares stage (at most a quarter of its collocation
-            points). ``"auto"``: 1000 in 1-D, 2000 in 2-D, 3000 in 3-D and above
+            points). ``"auto"``: 1000 in 1-D, 2500 in 2-D, 3000 in 3-D and above
             (:data:`msnn_tf.pinn.objective.AUTO_LEAST_SQUARES_WIDTH`); under ``stage_solver="auto"`` a solved
             stage in ``d >= 2`` then takes six collocation points per feature and the matching density of
             condition points on the faces. A 2-D Poisson problem with a trigonometric solution stopped at
-            2.5e-11 with 1000 features at 4 points each and reached 3e-15 with 2000 at 6 (docs/pde_suite.md).
+            2.5e-11 with 1000 features at 4 points each and reached 3e-15 with 2000 at 6; viscous Burgers
+            (``burgers_1d``) 3.5e-12 with 2000 and 2e-13 with 2500 (docs/pde_suite.md).
         least_squares_kappa_factors: Candidates for ``kappa_hat / (pi f_d)``; each is solved on 7/8 of
             the collocation points, the lowest equation residual on the other 1/8 wins. While the top
             candidate is the best, the ladder goes on doubling (at most three more).
+        gauss_newton_steps: Gauss-Newton steps after a least-squares stage's solve, on the same features
+            (:meth:`~msnn_tf.pinn.linearized.LinearizedStage.refine`): the residual is linearised again at
+            the new solution and the output layer corrected, while the residual falls twofold per step.
+            None are taken for an equation linear in ``u``. One solve of viscous Burgers' equation
+            (``burgers_1d``) left the linearisation's second-order error; 0 turns the steps off.
         seed: Seed of stage ``k``'s initialisers and samplers is ``seed + 1000 k``.
         parameter_network: For a problem with unknown ``parameters`` (section 4), whether a stage >= 1
             adds a second, low-frequency network ``eps_lambda U_lambda`` beside the one fitted to the
@@ -171,7 +177,8 @@ class MultiStagePINN:
                  first_layer_init: str = "spectrum", kappa_factor: float = 1.5, points_safety: float = 2.0,
                  max_collocation: int = 20000, grid_points: int | None = None, open_margin: float = 0.0,
                  loss_weighting: str = "uniform", stage_solver: str = "auto", least_squares_width="auto",
-                 least_squares_kappa_factors=(1.0, 2.0, 4.0, 8.0), seed: int = 0, jit_compile: bool = True, verbose: int = 1,
+                 least_squares_kappa_factors=(1.0, 2.0, 4.0, 8.0), gauss_newton_steps: int = 4, seed: int = 0,
+                 jit_compile: bool = True, verbose: int = 1,
                  parameter_network="auto", stop_rule: str = "auto", min_block_gain: float = 2.0, strategy=None):
         if not isinstance(problem, Problem):
             raise ValueError(f"`problem` must be a msnn.pinn.Problem, got {type(problem).__name__}")
@@ -188,8 +195,8 @@ class MultiStagePINN:
             first_layer_init=first_layer_init, kappa_factor=kappa_factor, points_safety=points_safety,
             max_collocation=max_collocation, grid_points=grid_points, open_margin=open_margin,
             loss_weighting=loss_weighting, stage_solver=stage_solver, least_squares_width=least_squares_width,
-            least_squares_kappa_factors=least_squares_kappa_factors, seed=seed, jit_compile=jit_compile,
-            verbose=verbose, parameter_network=parameter_network, stop_rule=stop_rule, min_block_gain=min_block_gain)
+            least_squares_kappa_factors=least_squares_kappa_factors, gauss_newton_steps=gauss_newton_steps, seed=seed,
+            jit_compile=jit_compile, verbose=verbose, parameter_network=parameter_network, stop_rule=stop_rule, min_block_gain=min_block_gain)
         if settings.stage_solver == "least_squares" and problem.output_dim != 1:
             raise ValueError(f"`stage_solver='least_squares'` needs a problem with one output, got {problem.output_dim}")
         if settings.stage_solver == "least_squares" and (problem.parameters or problem.constraints or problem.symmetry) \
