@@ -243,3 +243,22 @@ def test_gauss_newton_steps_are_not_taken_for_a_linear_equation():
     history, lines = solved_stage_messages(ode_problem())
     assert lines and not any("Gauss-Newton" in line for line in lines), lines
     assert history.stages[1].true_rms < 1e-3 * history.stages[0].true_rms
+
+
+def test_gauss_newton_steps_relinearise_a_nonlinear_condition():
+    """A linear equation with a nonlinear condition, ``u' = u + x`` and ``u(0) + u(0)^3 = 5/8`` (one real root)
+    (exact ``1.5 e^x - x - 1``, ``u(0) = 1/2``): the solve linearises the condition at stage 0, leaving
+    an error of order ``eps^2`` in ``u(0)``; the Gauss-Newton steps take its mismatch to round-off.
+    Measured 5.3e-5 RMS after one solve, 5.3e-16 with the steps; asserted: <= 1e-11 and <= 1e-3 x the solve."""
+    def problem():
+        return pinn.Problem(
+            domain=pinn.Interval(-1.0, 1.0), residual=lambda x, u, d: d["x"] - (u + x), derivatives=["x"],
+            conditions=[pinn.OperatorCondition(lambda x, u, d: u + u**3, [[0.0]], [], values=[[0.625]])],
+            exact=lambda x: 1.5 * np.exp(x) - x - 1.0)
+
+    crude, plain = solved_stage_messages(problem(), gauss_newton_steps=0)
+    history, lines = solved_stage_messages(problem())
+    assert not any("Gauss-Newton" in line for line in plain)
+    assert any("Gauss-Newton step 1" in line for line in lines), lines
+    errors = (crude.stages[1].true_rms, history.stages[1].true_rms)
+    assert errors[1] <= 1e-11 and errors[1] <= 1e-3 * errors[0], errors

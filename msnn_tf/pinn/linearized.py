@@ -99,8 +99,9 @@ class LinearizedStage:
         self.slope = 2.0 / (upper - lower)  # d h / d x of the model's input scaling
         self.h_c, self.h_d = (model.scale_inputs(p).numpy() for p in (self.x_c, x_d))
         self.frequency = float(np.max(np.asarray(plan.dominant_frequency) / self.slope))
-        self.operators = _linearized_operators(operator_points, self.d, problem.domain.axis_names,
-                                               lambda x: model.scale_inputs(x).numpy())
+        self.scale = lambda x: model.scale_inputs(x).numpy()
+        self.operator_points = tuple(operator_points)
+        self.operators = _linearized_operators(operator_points, self.d, problem.domain.axis_names, self.scale)
         self.count = _condition_count(len(self.h_d), self.operators)
         self.frozen_values = values
 
@@ -131,10 +132,11 @@ class LinearizedStage:
         z_c = kappa * (self.h_c @ kernel) + bias
         return kappa, kernel, bias, (lambda key: self._columns(z_c, kappa, kernel, key))
 
-    def _system(self, network, betas, residual, coefficients, fit, columns=None):
+    def _system(self, network, betas, residual, coefficients, fit, columns=None, operators=None):
         """The weighted least-squares rows of the stage for the correction of the output layer
         ``coefficients`` (``None``: zero) with the residual linearised as ``betas``, ``residual`` at the
-        collocation points (``columns``: the features' ``d^key`` there per term key, if already computed):
+        collocation points (``columns``: the features' ``d^key`` there per term key, if already computed)
+        and the operator conditions linearised as ``operators`` (default: at the frozen stages):
         ``(matrix, rhs, equation columns a_c, row weights of the collocation points)``."""
         plan, d = self.plan, self.d
         epsilon, gamma = plan.epsilon, plan.extras["gamma"]
@@ -146,12 +148,11 @@ class LinearizedStage:
             a_c += betas[key][:, None] * (columns[key] if columns is not None else compute(key))
         a_d = self._columns(kappa * (self.h_d @ kernel) + bias, kappa, kernel, (0,) * d)
         blocks, rhs = _operator_blocks(
-            self.operators, lambda h, key: self._columns(kappa * (h @ kernel) + bias, kappa, kernel, key), 1.0 - gamma,
-            self.count)
+            self.operators if operators is None else operators,
+            lambda h, key: self._columns(kappa * (h @ kernel) + bias, kappa, kernel, key), 1.0 - gamma, self.count)
         data_mismatch = self.u_d - self.y_d[:, 0]
-        if coefficients is not None:  # the conditions are linear in v: their mismatch moves by eps A c
+        if coefficients is not None:  # value conditions are linear in v: their mismatch moves by eps A c
             data_mismatch = data_mismatch + epsilon * (a_d @ coefficients)
-            rhs = [r - epsilon * (b @ coefficients) for b, r in zip(blocks, rhs)]
         matrix = epsilon * np.concatenate([row_c[fit, None] * a_c[fit], row_d[:, None] * a_d] + blocks)
         rhs = np.concatenate([-row_c[fit] * residual[fit], -row_d * data_mismatch] + rhs)
         return matrix, rhs, a_c, row_c
@@ -190,53 +191,96 @@ class LinearizedStage:
         """Whether the residual is linear (affine) in ``u`` and its derivatives: its ``beta_m`` at the
         collocation points do not move (to 1e-13 of their size) when every partial of ``u`` is moved by
         an O(1) amount."""
-        moved = {k: v + 0.5 + 0.25 * tf.abs(v) for k, v in self.frozen_values.items()}
-        betas, _ = self._linearization(moved)
-        scale = max(float(np.max(np.abs(b))) for b in self.betas.values()) or 1.0
-        return max(float(np.max(np.abs(betas[k] - self.betas[k]))) for k in self.term_keys) <= 1e-13 * scale
+        def unmoved(old, new) -> bool:
+            size = max([float(np.max(np.abs(b))) for b in old.values()] + [0.0]) or 1.0
+            return all(float(np.max(np.abs(new[k] - old[k]))) <= 1e-13 * size for k in old)
 
-    def refine(self, candidate: LeastSquaresCandidate, fit: np.ndarray,
+        def move(values):
+            return {k: tf.convert_to_tensor(v) + 0.5 + 0.25 * tf.abs(tf.convert_to_tensor(v)) for k, v in values.items()}
+
+        if not unmoved(self.betas, self._linearization(move(self.frozen_values))[0]):
+            return False
+        problem = self.analyzer_problem
+        for state, (_, betas, _, _) in zip(self.operator_points, self.operators):
+            moved = dataclasses.replace(state, frozen=tuple(move(f) for f in state.frozen))
+            if not unmoved(betas, linearize_condition(moved, self.d, problem.domain.axis_names)[1]):
+                return False
+        return True
+
+    def _operators_with(self, network, coefficients) -> list:
+        """The operator conditions linearised at ``u + eps v`` (``v`` the candidate with output layer
+        ``coefficients``), as :func:`_linearized_operators` gives them at ``u``."""
+        layer, epsilon = network.layers[0], self.plan.epsilon
+        kappa, kernel, bias = layer.kappa, layer.kernel.numpy(), layer.bias.numpy()
+        states = []
+        for state in self.operator_points:
+            frozen = []
+            for x, values in zip(state.points, state.frozen):
+                z = kappa * (self.scale(np.asarray(x)) @ kernel) + bias
+                frozen.append({k: tf.constant(np.asarray(v) + epsilon * (self._columns(z, kappa, kernel, k) @ coefficients)[:, None])
+                               for k, v in values.items()})
+            states.append(dataclasses.replace(state, frozen=tuple(frozen)))
+        return _linearized_operators(states, self.d, self.analyzer_problem.domain.axis_names, self.scale)
+
+    def _merit(self, residual, data_mismatch, operators) -> float:
+        """The square root of the stage loss of eq. (3.1) (its weighted rows over every collocation point):
+        equation residual, value-condition mismatch and operator-condition mismatch."""
+        gamma = self.plan.extras["gamma"]
+        total = gamma * np.sum(self.w_c * residual**2) / len(residual)
+        total += (1.0 - gamma) * np.sum(self.w_d * data_mismatch**2) / self.count
+        for mismatch, _, _, w in operators:
+            total += (1.0 - gamma) * np.sum(w[:, None] * mismatch**2) / self.count
+        return math.sqrt(total)
+
+    def refine(self, candidate: LeastSquaresCandidate,
                max_steps: int = 4) -> tuple[LeastSquaresCandidate, list[str]]:
-        """Gauss-Newton steps on the chosen candidate's output layer (same features): the residual is
-        linearised again at ``u + eps v`` and the correction of the coefficients solved, while the true
-        equation residual at the collocation points falls at least twofold per step.
+        """Gauss-Newton steps on the chosen candidate's output layer (same features): the residual and
+        the operator conditions are linearised again at ``u + eps v`` and the correction of the
+        coefficients solved on every collocation point. A step is taken when it lowers the stage loss
+        of eq. (3.1) (equation and conditions); the steps stop after the first that lowers it less than
+        twofold, or after ``max_steps``.
 
-        One solve is exact for an equation linear in ``u`` (its ``beta_m`` do not move: no step is
-        taken); for a nonlinear one (``u u_x`` of viscous Burgers) its error is second order in ``eps``
-        and stops the stage there: on ``burgers_1d`` the first solved stage left 1.6e-9 RMS error with
-        a residual of 4e-8 after one solve.
+        One solve is exact when the residual and the conditions are linear in ``u`` (their ``beta_m``
+        do not move, :meth:`is_linear`: no step is taken); for a nonlinear one (``u u_x`` of viscous
+        Burgers) its error is second order in ``eps`` and stops the stage there: on ``burgers_1d`` the
+        first solved stage left 1.6e-9 RMS error with a residual of 4e-8 after one solve.
 
         Returns:
             ``(candidate, progress lines)``: the refined candidate (the given one if no step helped).
         """
-        if candidate.failed or max_steps <= 0:
+        if candidate.failed or max_steps <= 0 or self.is_linear():
             return candidate, []
-        if self.is_linear():
-            return candidate, []  # the solve was the whole Gauss-Newton iteration
-        network = candidate.network
+        network, epsilon = candidate.network, self.plan.epsilon
         layer = network.layers[-1]
         coefficients = np.concatenate([layer.kernel.numpy()[:, 0], layer.bias.numpy()])
-        compute = self._features(network)[3]
+        kappa, kernel, bias, compute = self._features(network)
         columns = {key: compute(key) for key in self.term_keys}  # the features stay: computed once
-        betas, residual = self._linearization(self._partials_with(columns, coefficients))
-        lines, fit_all = [], np.ones(len(self.x_c), bool)
-        row_c = np.sqrt(self.plan.extras["gamma"] * self.w_c / fit_all.sum())
-        current = spectral.rms(row_c * residual)
+        a_d = self._columns(kappa * (self.h_d @ kernel) + bias, kappa, kernel, (0,) * self.d)
+        every = np.ones(len(self.x_c), bool)
+
+        def state(c):
+            betas, residual = self._linearization(self._partials_with(columns, c))
+            operators = self._operators_with(network, c)
+            merit = self._merit(residual, self.u_d - self.y_d[:, 0] + epsilon * (a_d @ c), operators)
+            return betas, residual, operators, merit
+
+        betas, residual, operators, current = state(coefficients)
+        lines = []
         for step in range(1, max_steps + 1):
-            matrix, rhs, _, _ = self._system(network, betas, residual, coefficients, fit_all, columns)
+            matrix, rhs, _, _ = self._system(network, betas, residual, coefficients, every, columns, operators)
             if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
                 break
             trial = coefficients + qr_least_squares(matrix, rhs, strategy=self.strategy)
             del matrix, rhs
-            trial_betas, trial_residual = self._linearization(self._partials_with(columns, trial))
-            value = spectral.rms(row_c * trial_residual)
+            trial_state = state(trial)
+            value = trial_state[3]
             if not (math.isfinite(value) and value < current):
-                lines.append(f"Gauss-Newton step {step}: residual {value:.3e} not below {current:.3e}, not taken")
+                lines.append(f"Gauss-Newton step {step}: stage loss^(1/2) {value:.3e} not below {current:.3e}, not taken")
                 break
             lines.append(f"Gauss-Newton step {step}: equation residual RMS {spectral.rms(residual):.3e} -> "
-                         f"{spectral.rms(trial_residual):.3e}")
+                         f"{spectral.rms(trial_state[1]):.3e}, stage loss^(1/2) {current:.3e} -> {value:.3e}")
             gain = current / value
-            coefficients, betas, residual, current = trial, trial_betas, trial_residual, value
+            coefficients, (betas, residual, operators, current) = trial, trial_state
             if gain < 2.0:
                 break
         self._assign(network, coefficients)

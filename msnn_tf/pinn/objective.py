@@ -518,7 +518,7 @@ class PINNObjective(StageObjective):
                                           max_extensions=LADDER_EXTENSIONS)
             candidate, failure = choice.candidate, choice.failure
             if failure is None and isinstance(linear, LinearizedStage):
-                candidate, lines = linear.refine(candidate, choice.fit, max_steps=s.gauss_newton_steps)
+                candidate, lines = linear.refine(candidate, max_steps=s.gauss_newton_steps)
                 for line in lines:
                     hooks.message("least_squares", line)
             network = candidate.network

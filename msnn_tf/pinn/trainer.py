@@ -142,9 +142,10 @@ class MultiStagePINN:
             the collocation points, the lowest equation residual on the other 1/8 wins. While the top
             candidate is the best, the ladder goes on doubling (at most three more).
         gauss_newton_steps: Gauss-Newton steps after a least-squares stage's solve, on the same features
-            (:meth:`~msnn_tf.pinn.linearized.LinearizedStage.refine`): the residual is linearised again at
-            the new solution and the output layer corrected, while the residual falls twofold per step.
-            None are taken for an equation linear in ``u``. One solve of viscous Burgers' equation
+            (:meth:`~msnn_tf.pinn.linearized.LinearizedStage.refine`): the residual and the operator
+            conditions are linearised again at the new solution and the output layer corrected; a step is
+            kept if it lowers the stage loss, and the steps end after the first that lowers it less than
+            twofold. None are taken when the residual and conditions are linear in ``u``. One solve of viscous Burgers' equation
             (``burgers_1d``) left the linearisation's second-order error; 0 turns the steps off.
         seed: Seed of stage ``k``'s initialisers and samplers is ``seed + 1000 k``.
         parameter_network: For a problem with unknown ``parameters`` (section 4), whether a stage >= 1
