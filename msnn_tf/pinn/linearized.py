@@ -41,6 +41,11 @@ def _condition_count(num_value_rows: int, operators) -> int:
     return num_value_rows + sum(m.shape[0] * m.shape[1] for m, _, _, _ in operators)
 
 
+def _operator_row(weight: float, w: np.ndarray, count: int) -> np.ndarray:
+    """The weight ``sqrt(weight w / count)`` of an operator condition's rows, rows of the data loss."""
+    return np.sqrt(weight * w / count)
+
+
 def _operator_blocks(operators, columns, weight: float, count: int) -> tuple[list, list]:
     """The least-squares rows of the operator conditions: per mismatch column ``j`` the linearised
     condition ``sum_(set, key) beta[:, j] d^key v(x_set)`` against ``-mismatch[:, j]``, each row weighted
@@ -48,7 +53,7 @@ def _operator_blocks(operators, columns, weight: float, count: int) -> tuple[lis
     at scaled points ``h``."""
     blocks, rhs = [], []
     for mismatch, betas, sets, w in operators:
-        row = np.sqrt(weight * w / count)
+        row = _operator_row(weight, w, count)
         cached = {}
         for j in range(mismatch.shape[1]):
             total = 0.0
@@ -124,13 +129,18 @@ class LinearizedStage:
         return np.concatenate([scale * np.sin(z + order * math.pi / 2.0), np.full((len(z), 1), 1.0 if order == 0 else 0.0)],
                               axis=1)
 
-    def _features(self, network):
-        """``(kappa, kernel, bias, d^key columns at the collocation points)`` of a candidate network
-        (the columns as a function of the key, computed on demand: each is ``N x (width + 1)``)."""
+    def _feature_columns(self, network):
+        """``columns(h, key)``: the ``d^key`` of a candidate network's columns (its ``sin`` features, then
+        the output bias) at scaled points ``h``, ``len(h) x (width + 1)``."""
         layer = network.layers[0]
         kappa, kernel, bias = layer.kappa, layer.kernel.numpy(), layer.bias.numpy()
-        z_c = kappa * (self.h_c @ kernel) + bias
-        return kappa, kernel, bias, (lambda key: self._columns(z_c, kappa, kernel, key))
+        return lambda h, key: self._columns(kappa * (h @ kernel) + bias, kappa, kernel, key)
+
+    def _row_weights(self, fit) -> tuple[np.ndarray, np.ndarray]:
+        """``(row_c, row_d)``: the weights of the equation rows (the means of eq. (3.1) over the collocation
+        points in ``fit``) and of the value-condition rows."""
+        gamma = self.plan.extras["gamma"]
+        return np.sqrt(gamma * self.w_c / fit.sum()), np.sqrt((1.0 - gamma) * self.w_d / self.count)
 
     def _system(self, network, betas, residual, coefficients, fit, columns=None, operators=None):
         """The weighted least-squares rows of the stage for the correction of the output layer
@@ -138,18 +148,15 @@ class LinearizedStage:
         collocation points (``columns``: the features' ``d^key`` there per term key, if already computed)
         and the operator conditions linearised as ``operators`` (default: at the frozen stages):
         ``(matrix, rhs, equation columns a_c, row weights of the collocation points)``."""
-        plan, d = self.plan, self.d
-        epsilon, gamma = plan.epsilon, plan.extras["gamma"]
-        row_c = np.sqrt(gamma * self.w_c / fit.sum())  # the means of eq. (3.1) over the points solved on
-        row_d = np.sqrt((1.0 - gamma) * self.w_d / self.count)
-        kappa, kernel, bias, compute = self._features(network)
+        plan, epsilon = self.plan, self.plan.epsilon
+        row_c, row_d = self._row_weights(fit)
+        columns_at = self._feature_columns(network)
         a_c = np.zeros((len(self.x_c), plan.width + 1))
         for key in self.term_keys:
-            a_c += betas[key][:, None] * (columns[key] if columns is not None else compute(key))
-        a_d = self._columns(kappa * (self.h_d @ kernel) + bias, kappa, kernel, (0,) * d)
-        blocks, rhs = _operator_blocks(
-            self.operators if operators is None else operators,
-            lambda h, key: self._columns(kappa * (h @ kernel) + bias, kappa, kernel, key), 1.0 - gamma, self.count)
+            a_c += betas[key][:, None] * (columns[key] if columns is not None else columns_at(self.h_c, key))
+        a_d = columns_at(self.h_d, (0,) * self.d)
+        blocks, rhs = _operator_blocks(self.operators if operators is None else operators, columns_at,
+                                       1.0 - plan.extras["gamma"], self.count)
         data_mismatch = self.u_d - self.y_d[:, 0]
         if coefficients is not None:  # value conditions are linear in v: their mismatch moves by eps A c
             data_mismatch = data_mismatch + epsilon * (a_d @ coefficients)
@@ -210,14 +217,13 @@ class LinearizedStage:
     def _operators_with(self, network, coefficients) -> list:
         """The operator conditions linearised at ``u + eps v`` (``v`` the candidate with output layer
         ``coefficients``), as :func:`_linearized_operators` gives them at ``u``."""
-        layer, epsilon = network.layers[0], self.plan.epsilon
-        kappa, kernel, bias = layer.kappa, layer.kernel.numpy(), layer.bias.numpy()
+        columns_at, epsilon = self._feature_columns(network), self.plan.epsilon
         states = []
         for state in self.operator_points:
             frozen = []
             for x, values in zip(state.points, state.frozen):
-                z = kappa * (self.scale(np.asarray(x)) @ kernel) + bias
-                frozen.append({k: tf.constant(np.asarray(v) + epsilon * (self._columns(z, kappa, kernel, k) @ coefficients)[:, None])
+                h = self.scale(np.asarray(x))
+                frozen.append({k: tf.constant(np.asarray(v) + epsilon * (columns_at(h, k) @ coefficients)[:, None])
                                for k, v in values.items()})
             states.append(dataclasses.replace(state, frozen=tuple(frozen)))
         return _linearized_operators(states, self.d, self.analyzer_problem.domain.axis_names, self.scale)
@@ -225,11 +231,10 @@ class LinearizedStage:
     def _merit(self, residual, data_mismatch, operators) -> float:
         """The square root of the stage loss of eq. (3.1) (its weighted rows over every collocation point):
         equation residual, value-condition mismatch and operator-condition mismatch."""
-        gamma = self.plan.extras["gamma"]
-        total = gamma * np.sum(self.w_c * residual**2) / len(residual)
-        total += (1.0 - gamma) * np.sum(self.w_d * data_mismatch**2) / self.count
+        row_c, row_d = self._row_weights(np.ones(len(residual), bool))
+        total = np.sum((row_c * residual) ** 2) + np.sum((row_d * data_mismatch) ** 2)
         for mismatch, _, _, w in operators:
-            total += (1.0 - gamma) * np.sum(w[:, None] * mismatch**2) / self.count
+            total += np.sum((_operator_row(1.0 - self.plan.extras["gamma"], w, self.count)[:, None] * mismatch) ** 2)
         return math.sqrt(total)
 
     def refine(self, candidate: LeastSquaresCandidate,
@@ -253,9 +258,9 @@ class LinearizedStage:
         network, epsilon = candidate.network, self.plan.epsilon
         layer = network.layers[-1]
         coefficients = np.concatenate([layer.kernel.numpy()[:, 0], layer.bias.numpy()])
-        kappa, kernel, bias, compute = self._features(network)
-        columns = {key: compute(key) for key in self.term_keys}  # the features stay: computed once
-        a_d = self._columns(kappa * (self.h_d @ kernel) + bias, kappa, kernel, (0,) * self.d)
+        columns_at = self._feature_columns(network)
+        columns = {key: columns_at(self.h_c, key) for key in self.term_keys}  # the features stay: computed once
+        a_d = columns_at(self.h_d, (0,) * self.d)
         every = np.ones(len(self.x_c), bool)
 
         def state(c):

@@ -145,8 +145,9 @@ class MultiStagePINN:
             (:meth:`~msnn_tf.pinn.linearized.LinearizedStage.refine`): the residual and the operator
             conditions are linearised again at the new solution and the output layer corrected; a step is
             kept if it lowers the stage loss, and the steps end after the first that lowers it less than
-            twofold. None are taken when the residual and conditions are linear in ``u``. One solve of viscous Burgers' equation
-            (``burgers_1d``) left the linearisation's second-order error; 0 turns the steps off.
+            twofold. None are taken when the residual and conditions are linear in ``u``. One solve of
+            viscous Burgers' equation (``burgers_1d``) left the linearisation's second-order error; 0 turns
+            the steps off.
         seed: Seed of stage ``k``'s initialisers and samplers is ``seed + 1000 k``.
         parameter_network: For a problem with unknown ``parameters`` (section 4), whether a stage >= 1
             adds a second, low-frequency network ``eps_lambda U_lambda`` beside the one fitted to the
@@ -197,7 +198,8 @@ class MultiStagePINN:
             max_collocation=max_collocation, grid_points=grid_points, open_margin=open_margin,
             loss_weighting=loss_weighting, stage_solver=stage_solver, least_squares_width=least_squares_width,
             least_squares_kappa_factors=least_squares_kappa_factors, gauss_newton_steps=gauss_newton_steps, seed=seed,
-            jit_compile=jit_compile, verbose=verbose, parameter_network=parameter_network, stop_rule=stop_rule, min_block_gain=min_block_gain)
+            jit_compile=jit_compile, verbose=verbose, parameter_network=parameter_network, stop_rule=stop_rule,
+            min_block_gain=min_block_gain)
         if settings.stage_solver == "least_squares" and problem.output_dim != 1:
             raise ValueError(f"`stage_solver='least_squares'` needs a problem with one output, got {problem.output_dim}")
         if settings.stage_solver == "least_squares" and (problem.parameters or problem.constraints or problem.symmetry) \
