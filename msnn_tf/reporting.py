@@ -206,6 +206,8 @@ class PINNStageReport(_ReportFields):
             constraint points after the stage; ``None`` without constraints.
         constraint_weights: ``gamma_s`` per constraint (eq. 4.2).
         num_networks: Networks the stage added (2 for a stage with a parameter network, eq. 4.8).
+        frozen_scale: The factor the stage put on the sum of the stages before it (1: none; a solved
+            stage with ``rescale_frozen_stages``).
     """
 
     stage: int
@@ -239,6 +241,7 @@ class PINNStageReport(_ReportFields):
     constraint_loss: float | None = None
     constraint_weights: tuple[float, ...] = ()
     num_networks: int = 1
+    frozen_scale: float = 1.0
 
     def outcome_text(self) -> str:
         return (f"residual RMS {self.residual_rms_after:.3e}, estimated error {self.estimated_error:.3e}"

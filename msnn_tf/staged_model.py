@@ -105,6 +105,7 @@ class StagedModel(keras.Model):
         self.metadata = metadata
         self.stage_networks = []
         self._epsilons = []
+        self._output_revision = 0
         self._stage_parameters = []
         stages = list(stages or [])
         epsilons = list(epsilons or [])
@@ -192,6 +193,60 @@ class StagedModel(keras.Model):
         network = self.stage_networks.pop()
         self.__dict__.get("_compiled_functions", {}).pop(id(network), None)
         return network
+
+    @property
+    def outputs_scalable(self) -> bool:
+        """Whether every stage network ends in a linear ``Dense`` layer, so that :meth:`scale_stage_outputs`
+        can multiply the stages' sum by a number."""
+        return all(isinstance(n.layers[-1], keras.layers.Dense) and n.layers[-1].activation is keras.activations.linear
+                   for n in self.stage_networks if getattr(n, "layers", None))
+
+    @property
+    def output_revision(self) -> int:
+        """How many times :meth:`scale_stage_outputs` or :meth:`restore_stage_outputs` changed the stages'
+        output weights (caches of a stage's values compare it)."""
+        return self._output_revision
+
+    def scale_stage_outputs(self, factor: float) -> list:
+        """Multiplies the sum of the current stages, ``sum_j eps_j u_j`` (eq. 2.5; ``output_offset`` and
+        ``output_scale`` stay), by ``factor``: the kernel and bias of every stage network's linear output
+        layer; the prefactors ``eps_j`` stay as recorded.
+
+        A least-squares PINN stage may rescale the stages it builds on (one more column of its solve,
+        :class:`~msnn_tf.pinn.linearized.LinearizedStage`): a trained tanh stage 0 carries content that
+        the new stage's sin features cannot represent, and the solve then removes it instead.
+
+        Args:
+            factor: A finite number.
+
+        Returns:
+            The previous output weights, for :meth:`restore_stage_outputs`.
+
+        Raises:
+            ValueError: if ``factor`` is not finite or a stage network does not end in a linear ``Dense``.
+        """
+        factor = float(factor)
+        if not math.isfinite(factor):
+            raise ValueError(f"`factor` must be a finite number, got {factor!r}")
+        if not self.outputs_scalable:
+            raise ValueError("`scale_stage_outputs` needs stage networks that end in a linear Dense layer")
+        saved = []
+        for network in self.stage_networks:
+            layer = network.layers[-1]
+            saved.append((layer.kernel.numpy(), layer.bias.numpy()))
+            layer.kernel.assign(saved[-1][0] * factor)
+            layer.bias.assign(saved[-1][1] * factor)
+        self._output_revision += 1
+        return saved
+
+    def restore_stage_outputs(self, saved: list) -> None:
+        """Puts back the output weights that :meth:`scale_stage_outputs` returned (bit for bit)."""
+        if len(saved) > len(self.stage_networks):
+            raise ValueError(f"`saved` holds {len(saved)} stages, the model {len(self.stage_networks)}")
+        for network, (kernel, bias) in zip(self.stage_networks, saved):
+            network.layers[-1].kernel.assign(kernel)
+            network.layers[-1].bias.assign(bias)
+        self._output_revision += 1
 
     def _lock_state(self):
         # Stages are added after the model is built, as keras.Sequential and Functional models

@@ -262,3 +262,64 @@ def test_gauss_newton_steps_relinearise_a_nonlinear_condition():
     assert any("Gauss-Newton step 1" in line for line in lines), lines
     errors = (crude.stages[1].true_rms, history.stages[1].true_rms)
     assert errors[1] <= 1e-11 and errors[1] <= 1e-3 * errors[0], errors
+
+
+def steep_stage(slope: float, amplitude: float) -> keras.Model:
+    """``amplitude tanh(slope (h - 0.2))`` as a stage network (float64, linear Dense output)."""
+    network = keras.Sequential([keras.Input((1,), dtype="float64"), keras.layers.Dense(1, activation="tanh", dtype="float64"),
+                                keras.layers.Dense(1, dtype="float64")])
+    network.layers[0].kernel.assign([[slope]])
+    network.layers[0].bias.assign([-0.2 * slope])
+    network.layers[1].kernel.assign([[amplitude]])
+    network.layers[1].bias.assign([0.0])
+    return network
+
+
+def sine_problem():
+    """``u'' = -pi^2 sin(pi x)`` on [0, 1], ``u(0) = u(1) = 0``: exact ``sin(pi x)``."""
+    return pinn.Problem(domain=pinn.Interval(0.0, 1.0),
+                        residual=lambda x, u, d: d["xx"] + math.pi**2 * keras.ops.sin(math.pi * x), derivatives=["xx"],
+                        conditions=[pinn.PointValues([[0.0], [1.0]], [[0.0], [0.0]])], exact=lambda x: np.sin(math.pi * x))
+
+
+@pytest.mark.parametrize("slope", [30.0, 100.0])
+def test_solved_stage_rescales_frozen_stages_its_features_cannot_represent(slope):
+    """A frozen stage 0 that is a steep tanh (``1e-3 tanh(slope (h - 0.2))``, far from the solution): the
+    solved stage's sin features (kappa_hat from the residual's f_d = 1) cannot represent it, so with the
+    earlier stages kept as they are the error stays near 1e-4..1e-2 (measured 1.9e-4 / 1.1e-2); the
+    column of the frozen stages lets the solve remove stage 0 (factor ~1e-16) and reach round-off
+    (measured 2.5e-16 / 2.0e-16). Asserted: <= 1e-13 with the column, >= 1e-6 without."""
+    errors, scales = [], []
+    for rescale in (False, True):
+        solver = msnn.MultiStagePINN(sine_problem(), stage_solver="least_squares", verbose=0,
+                                     rescale_frozen_stages=rescale)
+        solver.model.add_stage(steep_stage(slope, 1e-3), 1.0)
+        report = solver.fit(num_stages=1).stages[-1]
+        assert report.accepted
+        errors.append(report.true_rms)
+        scales.append(report.frozen_scale)
+    assert errors[0] >= 1e-6 and errors[1] <= 1e-13, errors
+    assert scales[0] == 1.0 and abs(scales[1]) <= 1e-12, scales
+
+
+def test_a_discarded_solved_stage_leaves_the_rescaled_stages_as_they_were():
+    """After the rescaling stage reached round-off, a second solved stage is discarded (it cannot lower
+    the residual twofold); its own proposed factor on the frozen stages is undone: predictions are
+    bit-identical to those after the first solved stage."""
+    solver = msnn.MultiStagePINN(sine_problem(), stage_solver="least_squares", verbose=0)
+    solver.model.add_stage(steep_stage(30.0, 1e-3), 1.0)
+    solver.fit(num_stages=1)
+    x = np.linspace(0.0, 1.0, 101)[:, None]
+    before = solver.predict(x)
+    lines = []
+
+    class Lines(msnn.StageCallback):
+        def on_block_end(self, stage, logs):
+            lines.append(str(logs.get("message", "")))
+
+    with pytest.warns(RuntimeWarning, match="discarded"):
+        history = solver.fit(num_stages=1, callbacks=[Lines()])
+    assert not history.stages[-1].accepted and history.stages[-1].frozen_scale == 1.0
+    proposed = [line for line in lines if "frozen stages x" in line]
+    assert proposed and not all("frozen stages x 1.000e+00" in line for line in proposed), proposed
+    np.testing.assert_array_equal(solver.predict(x), before)

@@ -163,3 +163,32 @@ def test_dtype_must_be_float32_or_float64(dtype):
         msnn.StagedModel(1, dtype=dtype)
     with pytest.raises(ValueError, match="dtype"):
         msnn.build_stage_network(1, dtype=dtype)
+
+
+def test_scale_stage_outputs_multiplies_the_stage_sum_and_restores_bit_for_bit():
+    model = make_model()
+    x = np.linspace(-2, 3, 41)[:, None]
+    before = model.predict(x)
+    revision = model.output_revision
+    saved = model.scale_stage_outputs(-0.25)
+    assert model.output_revision == revision + 1
+    # offset 0.5 and output scale 2 stay: 0.5 + 2 (-0.25 S) where before = 0.5 + 2 S; 2 ulp of O(1).
+    np.testing.assert_allclose(model.predict(x), 0.5 - 0.25 * (before - 0.5), rtol=0, atol=5e-16)
+    model.restore_stage_outputs(saved)
+    assert model.output_revision == revision + 2
+    np.testing.assert_array_equal(model.predict(x), before)
+
+
+@pytest.mark.parametrize("factor", [np.nan, np.inf])
+def test_scale_stage_outputs_rejects_a_non_finite_factor(factor):
+    with pytest.raises(ValueError, match="factor"):
+        make_model().scale_stage_outputs(factor)
+
+
+def test_scale_stage_outputs_needs_linear_dense_outputs():
+    model = msnn.StagedModel(1)
+    network = keras.Sequential([keras.Input((1,), dtype="float64"), keras.layers.Dense(1, activation="tanh", dtype="float64")])
+    model.add_stage(network, 1.0)
+    assert not model.outputs_scalable
+    with pytest.raises(ValueError, match="linear Dense"):
+        model.scale_stage_outputs(2.0)

@@ -10,7 +10,8 @@ loop says *how* stages follow each other:
 3. The accept/discard rule, the same for every objective: a stage is kept when its solve ended
    without failure (finite losses) and the objective's measure improves once the stage is added
    (``objective.rejection(plan, before, after)`` is ``None``); otherwise it is removed again, every
-   earlier stage stays as it was, a ``RuntimeWarning`` says why and training ends.
+   earlier stage stays as it was (a rescaling of them, ``StageOutcome.frozen_scale``, is undone), a
+   ``RuntimeWarning`` says why and training ends.
 4. The report goes into the history; ``on_stage_end(stage, report)``; training also ends when the
    objective's goal is met (``objective.stop_reason(report)``) or a callback set ``stop_training``.
 """
@@ -40,6 +41,9 @@ class StageOutcome:
         details: Solver results the report needs (e.g. the :class:`~msnn_tf.engine.TrainedStage`).
         parameters: The unknown parameters' values after the stage (``{name: float}``, section 4),
             stored with the stage in the model, or ``None``.
+        frozen_scale: The factor the solve puts on the sum of the earlier stages (1: they stay as
+            they are; a least-squares PINN stage may rescale them, ``StagedModel.scale_stage_outputs``);
+            undone if the stage is discarded.
     """
 
     network: Any
@@ -47,6 +51,7 @@ class StageOutcome:
     rejection: str | None = None
     details: Any = None
     parameters: Any = None
+    frozen_scale: float = 1.0
 
 
 class StageObjective:
@@ -91,11 +96,14 @@ def _settle(objective: StageObjective, plan: StagePlan, outcome: StageOutcome):
     if outcome.failure is not None:
         message, after = f"non-finite loss, stage discarded, earlier stages kept ({outcome.failure})", before
     else:
+        saved = None if outcome.frozen_scale == 1.0 else objective.model.scale_stage_outputs(outcome.frozen_scale)
         objective.model.add_stage(outcome.network, plan.epsilon, outcome.parameters)
         after = objective.measure(plan)
         message = outcome.rejection or objective.rejection(plan, before, after)
         if message is not None:
             objective.model.pop_stage()
+            if saved is not None:
+                objective.model.restore_stage_outputs(saved)
             after = before
     if message is not None:
         # stacklevel 4: _settle <- run_stages <- the solver's fit <- the user's call.

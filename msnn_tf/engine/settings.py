@@ -244,6 +244,7 @@ class PINNSettings(StageSettings):
     stage_solver: str = "auto"
     least_squares_width: int | str = "auto"
     gauss_newton_steps: int = 4
+    rescale_frozen_stages: bool = True
 
     STAGE_SOLVERS: ClassVar[tuple] = ("auto", "adam_lbfgs", "least_squares")
     PER_STAGE: ClassVar[frozenset] = StageSettings.PER_STAGE | {
@@ -264,4 +265,4 @@ class PINNSettings(StageSettings):
             open_margin=_scalar(lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]", float),
             least_squares_width=_scalar(lambda v: v == "auto" or (_is_int(v) and v > 0), "a positive integer or 'auto'",
                                         lambda v: v if v == "auto" else int(v)),
-            gauss_newton_steps=_non_negative_int)
+            gauss_newton_steps=_non_negative_int, rescale_frozen_stages=_boolean)

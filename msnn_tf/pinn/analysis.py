@@ -99,9 +99,10 @@ class ResidualAnalyzer:
         if on_grid:  # forget the stages the model no longer holds (a discarded stage)
             self._grid_cache = {i: entry for i, entry in self._grid_cache.items()
                                 if any(entry[0] is n for n in self.model.stage_networks)}
+        revision = self.model.output_revision
         for network, epsilon in zip(networks, self.model.epsilons[:count]):
             cached = self._grid_cache.get(id(network)) if on_grid else None
-            if cached is not None and cached[0] is network and cached[1] == tuple(keys):
+            if cached is not None and cached[0] is network and cached[1] == tuple(keys) and cached[3] == revision:
                 values = cached[2]
             else:
                 # In blocks of rows: nested tapes keep every intermediate, (rows x width) numbers each,
@@ -110,8 +111,8 @@ class ResidualAnalyzer:
                 blocks = [partial_derivatives(self.stage_function(network), x[lo:lo + rows], derivative_requests(keys))
                           for lo in range(0, int(x.shape[0]), rows)]
                 values = {k: tf.concat([b.values[k] for b in blocks], axis=0) for k in keys}
-                if on_grid:  # a stage in the model is frozen: its partials on the grid do not change
-                    self._grid_cache[id(network)] = (network, tuple(keys), values)
+                if on_grid:  # a frozen stage's partials on the grid change only with the model's output revision
+                    self._grid_cache[id(network)] = (network, tuple(keys), values, revision)
             partials = Partials(values, self.problem.domain.dim).scaled(tf.constant(epsilon, tf.float64))
             total = partials if total is None else total + partials
         if total is None:

@@ -136,7 +136,7 @@ class PINNObjective(StageObjective):
         """The residual analysis of the current model (kept until the model's stages change)."""
         key = tuple(zip(self.model.stage_networks, self.model.epsilons))
         cached_key, cached = self._analysis
-        parameters = self.model.stage_parameters
+        parameters = (self.model.stage_parameters, self.model.output_revision)
         if cached_key is None or len(cached_key[0]) != len(key) or cached_key[1] != parameters or any(
                 a[0] is not b[0] or a[1] != b[1] for a, b in zip(cached_key[0], key)):
             cached = self.analyzer.analyse()
@@ -358,16 +358,22 @@ class PINNObjective(StageObjective):
                                          {name: tf.Variable(tf.constant(0.0, tf.float64), name=f"delta_{name}")
                                           for name in parameter_scale})
 
-        def make_loss(gamma, stage_network, gamma_g=gamma_g):
+        def make_loss(gamma, stage_network, gamma_g=gamma_g, frozen_scale=1.0):
             # Loss normalisation: both terms are O(1) at the stage start (eq. 3.32 balance).
             loss_scale = (1.0 - gamma) * data_scale**2 + gamma * eps_r**2
             points = (x_c, w_c, tf.constant(x_d_np), tf.constant(y_d_np), w_d)
             if parameters is not None:
                 for variable in parameters.variables.values():
                     variable.assign(0.0)
-            return stage_loss(self.analyzer, stage_network, points, frozen_values, frozen_data, keys, epsilon, gamma,
+            frozen, data, operators = frozen_values, frozen_data, operator_points
+            if frozen_scale != 1.0:  # a solved stage that rescales the frozen stages (LinearizedStage)
+                frozen = {k: v * frozen_scale for k, v in frozen_values.items()}
+                data = frozen_data * frozen_scale
+                operators = tuple(dataclasses.replace(p, frozen=tuple({k: v * frozen_scale for k, v in f.items()}
+                                                                      for f in p.frozen)) for p in operator_points)
+            return stage_loss(self.analyzer, stage_network, points, frozen, data, keys, epsilon, gamma,
                               gamma_g, loss_scale if loss_scale > 0 else 1.0, parameters, tuple(constraint_states),
-                              operator_points, strategy=self.strategy, jit_compile=s.jit_compile)
+                              operators, strategy=self.strategy, jit_compile=s.jit_compile)
 
         return _StageState(network, x_c, w_c, (x_d_np, y_d_np), w_d, frozen_values, frozen_data, keys, resample,
                            int(s.value("resample_every", stage)), make_loss, parameters, constraint_states,
@@ -504,7 +510,7 @@ class PINNObjective(StageObjective):
     # ------------------------------------------------------------------ solving
     def solve_stage(self, plan, hooks, stage_start) -> StageOutcome:
         s, work = self.settings, self.work
-        gamma, trained = plan.extras["gamma"], None
+        gamma, trained, frozen_scale = plan.extras["gamma"], None, 1.0
         if plan.solver == "least_squares":
             x_d, y_d = work.conditions
             problem = self.problem
@@ -513,7 +519,9 @@ class PINNObjective(StageObjective):
             else:
                 linear = LinearizedStage(self.analyzer, plan, (work.collocation.numpy(), work.collocation_weights.numpy()),
                                          (x_d, y_d, work.condition_weights.numpy()), work.frozen_values,
-                                         work.frozen_data.numpy(), work.operator_points, strategy=self.strategy)
+                                         work.frozen_data.numpy(), work.operator_points, strategy=self.strategy,
+                                         rescale=s.rescale_frozen_stages and self.model.num_stages > 0
+                                         and self.model.outputs_scalable and not any(self.model.output_offset))
             choice = select_least_squares(s.least_squares_kappa_factors, linear.solve, plan.num_points, plan.seed, hooks,
                                           max_extensions=LADDER_EXTENSIONS)
             candidate, failure = choice.candidate, choice.failure
@@ -521,8 +529,9 @@ class PINNObjective(StageObjective):
                 candidate, lines = linear.refine(candidate, max_steps=s.gauss_newton_steps)
                 for line in lines:
                     hooks.message("least_squares", line)
+                frozen_scale = linear.frozen_scale(candidate)
             network = candidate.network
-            _, flat, parts = work.make_loss(gamma, network)
+            _, flat, parts = work.make_loss(gamma, network, frozen_scale=frozen_scale)
             if work.parameters is not None and candidate.result is not None:
                 for name, value in candidate.result.items():  # delta of the solve, in the flat vector's units
                     base, scale = work.parameters.base[name], work.parameters.scale[name]
@@ -550,7 +559,8 @@ class PINNObjective(StageObjective):
                        + (f", constraint loss {constraint_loss}" if len(values) > 2 else "")
                        + "".join(f", {k} {v}" for k, v in (parameters or {}).items()))
         return StageOutcome(network, failure, None, dict(trained=trained, data_loss=data_loss, equation_loss=equation_loss,
-                                                         constraint_loss=constraint_loss), parameters)
+                                                         constraint_loss=constraint_loss), parameters,
+                            frozen_scale=frozen_scale if failure is None else 1.0)
 
     # ------------------------------------------------------------------ measuring and reporting
     def measure(self, plan) -> Analysis:
@@ -614,7 +624,8 @@ class PINNObjective(StageObjective):
             constraint_loss=(None if not self.problem.constraints or not math.isfinite(outcome.details["constraint_loss"])
                              else outcome.details["constraint_loss"]),
             constraint_weights=tuple(extras["constraint_weights"]),
-            num_networks=len(core_networks(outcome.network)))
+            num_networks=len(core_networks(outcome.network)),
+            frozen_scale=float(outcome.frozen_scale) if accepted else 1.0)
 
     def _parameter_report(self, plan, outcome, accepted) -> dict:
         """Per parameter: value after the stage, correction, scale and ``sqrt(L_s)`` (``None`` without constraints)."""
