@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from msnn_tf import spectral
 from msnn_tf.derivatives import Partials, partial_derivatives
+from msnn_tf.layers import ScaledFirstLayer
 from msnn_tf.transforms import dense_layers
 
 __all__ = ["Analysis", "ResidualAnalyzer", "derivative_requests", "uniform_grid"]
@@ -86,6 +88,40 @@ class ResidualAnalyzer:
         a stage set them)."""
         return {**self.problem.parameters, **self.model.parameters}
 
+    def _feature_partials(self, network, x, keys) -> dict | None:
+        """The partials of a one-layer ``sin`` network (a least-squares stage's, ``sum_i c_i sin(z_i) + c_0``
+        with ``z = kappa (h W) + b``) at ``x`` in closed form: ``d^k`` multiplies feature ``i`` by
+        ``prod_j (kappa s_j W_ji)^(k_j)`` (``s_j`` the input scaling's slope) and shifts it by ``|k| pi / 2``.
+        ``None`` for any other network. Same numbers as nested tapes to round-off, without their
+        intermediates: on ``advection_diffusion_2d`` (2500 features, 161^2 grid, third derivatives) the
+        analysis took 28 s by tapes."""
+        layers = getattr(network, "layers", [])
+        if not (len(layers) == 2 and isinstance(layers[0], ScaledFirstLayer) and layers[0].activation == "sin"
+                and isinstance(layers[1], keras.layers.Dense) and layers[1].activation is keras.activations.linear
+                and layers[1].units == 1 and np.dtype(layers[1].kernel.dtype) == np.float64):
+            return None
+        first, output = layers
+        kernel, bias = first.kernel.numpy(), first.bias.numpy()
+        coefficients, offset = output.kernel.numpy()[:, 0], float(output.bias.numpy()[0])
+        lower, upper = np.asarray(self.model.lower), np.asarray(self.model.upper)
+        slope = 2.0 / (upper - lower)
+        h = self.model.scale_inputs(x).numpy()
+        weighted = {key: coefficients * np.prod([(first.kappa * slope[j] * kernel[j]) ** key[j] for j in range(len(key))],
+                                                axis=0) for key in keys}
+        rows = max(1, 2_000_000 // kernel.shape[1])
+        values = {key: np.empty(len(h)) for key in keys}
+        for lo in range(0, len(h), rows):
+            z = first.kappa * (h[lo:lo + rows] @ kernel) + bias
+            sine, cosine = np.sin(z), np.cos(z)
+            for key in keys:  # d^k sin = sin, cos, -sin, -cos by |k| mod 4
+                order = int(sum(key)) % 4
+                part = (sine if order % 2 == 0 else cosine) @ weighted[key]
+                values[key][lo:lo + rows] = -part if order >= 2 else part
+        zero = tuple(0 for _ in keys[0]) if keys else None
+        if zero in values:
+            values[zero] += offset
+        return {key: tf.constant(v[:, None]) for key, v in values.items()}
+
     def stage_function(self, network):
         scaling = self.model.input_scaling
         return lambda x: network(scaling(x))
@@ -104,6 +140,9 @@ class ResidualAnalyzer:
             cached = self._grid_cache.get(id(network)) if on_grid else None
             if cached is not None and cached[0] is network and cached[1] == tuple(keys) and cached[3] == revision:
                 values = cached[2]
+            elif (values := self._feature_partials(network, x, list(keys))) is not None:
+                if on_grid:
+                    self._grid_cache[id(network)] = (network, tuple(keys), values, revision)
             else:
                 # In blocks of rows: nested tapes keep every intermediate, (rows x width) numbers each,
                 # which for a least-squares stage (1000 units) on a 161^2 grid would take tens of GB.

@@ -526,8 +526,9 @@ class PINNObjective(StageObjective):
                                           max_extensions=LADDER_EXTENSIONS)
             candidate, failure = choice.candidate, choice.failure
             if failure is None and isinstance(linear, LinearizedStage):
-                candidate, lines = linear.refine(candidate, max_steps=s.gauss_newton_steps)
-                for line in lines:
+                candidate, lines = linear.solve_on_all(candidate, choice.fit)
+                candidate, steps = linear.refine(candidate, max_steps=s.gauss_newton_steps)
+                for line in lines + steps:
                     hooks.message("least_squares", line)
                 frozen_scale = linear.frozen_scale(candidate)
             network = candidate.network
