@@ -34,8 +34,8 @@ from msnn_tf.distribute import tsqr_factor
 from msnn_tf.networks import build_stage_network
 from msnn_tf.validation import positive_int
 
-__all__ = ["LeastSquaresResult", "feature_network", "held_out_mask", "network_values", "qr_least_squares",
-           "solve_output_layer"]
+__all__ = ["LeastSquaresResult", "feature_derivative_factors", "feature_network", "held_out_mask", "network_values",
+           "qr_least_squares", "solve_output_layer"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +94,13 @@ def feature_network(input_dim: int, width: int, frequency: float, factor: float,
     kappa = spectral.kappa_for_frequency(frequency, fan_in=input_dim, units=width, factor=factor)
     return build_stage_network(input_dim, width=width, depth=1, kappa=kappa, first_activation="sin",
                                bias_initializer="phase", seed=seed, name=name, dtype=dtype)
+
+
+def feature_derivative_factors(kappa: float, kernel: np.ndarray, slope, key) -> np.ndarray:
+    """Per feature ``i`` of a one-layer ``sin`` network, the factor ``prod_j (kappa s_j W_ji)^(k_j)`` that
+    ``d^k / dx^k`` puts on ``sin(kappa (h W) + b)`` (with the phase shift ``|k| pi / 2``); ``s_j`` is the
+    input scaling's slope ``dh_j / dx_j``, ``key`` the multi-index ``k``."""
+    return np.prod([(kappa * slope[j] * kernel[j]) ** key[j] for j in range(len(key))], axis=0)
 
 
 def held_out_mask(num_points: int, num_candidates: int, seed: int) -> np.ndarray:

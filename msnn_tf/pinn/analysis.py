@@ -18,6 +18,7 @@ import tensorflow as tf
 from msnn_tf import spectral
 from msnn_tf.derivatives import Partials, partial_derivatives
 from msnn_tf.layers import ScaledFirstLayer
+from msnn_tf.least_squares import feature_derivative_factors
 from msnn_tf.transforms import dense_layers
 
 __all__ = ["Analysis", "ResidualAnalyzer", "derivative_requests", "uniform_grid"]
@@ -106,8 +107,7 @@ class ResidualAnalyzer:
         lower, upper = np.asarray(self.model.lower), np.asarray(self.model.upper)
         slope = 2.0 / (upper - lower)
         h = self.model.scale_inputs(x).numpy()
-        weighted = {key: coefficients * np.prod([(first.kappa * slope[j] * kernel[j]) ** key[j] for j in range(len(key))],
-                                                axis=0) for key in keys}
+        weighted = {key: coefficients * feature_derivative_factors(first.kappa, kernel, slope, key) for key in keys}
         rows = max(1, 2_000_000 // kernel.shape[1])
         values = {key: np.empty(len(h)) for key in keys}
         for lo in range(0, len(h), rows):

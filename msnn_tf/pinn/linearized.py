@@ -18,7 +18,7 @@ import tensorflow as tf
 from msnn_tf import spectral
 from msnn_tf.derivatives import Partials
 from msnn_tf.engine import LeastSquaresCandidate
-from msnn_tf.least_squares import feature_network, qr_least_squares
+from msnn_tf.least_squares import QR_FIRST_NUMBERS, feature_derivative_factors, feature_network, qr_least_squares
 from msnn_tf.pinn.constraints import residual_derivative
 from msnn_tf.pinn.stage_loss import linearize_condition
 from msnn_tf.transforms import SymmetricNetwork
@@ -121,9 +121,11 @@ class LinearizedStage:
         self.operators = _linearized_operators(operator_points, self.d, problem.domain.axis_names, self.scale)
         self.count = _condition_count(len(self.h_d), self.operators)
         self.frozen_values = values
+        #: Whether the residual and conditions are linear in ``u`` (:meth:`is_linear`, checked once).
+        self.linear = self.is_linear()
         # Rescaling moves u by O(1): exact for a linear equation, outside the linearisation otherwise
         # (burgers_1d: 3.5e-13 with the column, 2.0e-13 without, the Gauss-Newton steps mending it).
-        self.rescale = self.rescale and self.is_linear()
+        self.rescale = self.rescale and self.linear
 
     def _linearization(self, values) -> tuple[dict, np.ndarray]:
         """``(beta_m per term key, r)`` at the collocation points for the partials ``values`` of ``u``."""
@@ -140,7 +142,7 @@ class LinearizedStage:
     def _columns(self, z, kappa, kernel, key) -> np.ndarray:
         """``d^key`` of every column (the sin features at pre-activations ``z``, then the output bias)."""
         order = int(sum(key))
-        scale = np.prod([(kappa * self.slope[j] * kernel[j]) ** key[j] for j in range(self.d)], axis=0)
+        scale = feature_derivative_factors(kappa, kernel, self.slope, key)
         return np.concatenate([scale * np.sin(z + order * math.pi / 2.0), np.full((len(z), 1), 1.0 if order == 0 else 0.0)],
                               axis=1)
 
@@ -172,7 +174,7 @@ class LinearizedStage:
         a_d = columns_at(self.h_d, (0,) * self.d)
         if self.rescale:  # the frozen stages' column: the linearised residual and conditions applied to u
             prior = sum(betas[key] * self.frozen_values[key].numpy()[:, 0] for key in self.term_keys)
-            a_c = np.concatenate([a_c, np.reshape(prior, (-1, 1)) * np.ones((len(a_c), 1))], axis=1)
+            a_c = np.concatenate([a_c, prior[:, None]], axis=1)
             a_d = np.concatenate([a_d, self.u_d[:, None]], axis=1)
         blocks, rhs = _operator_blocks(self.operators if operators is None else operators, columns_at,
                                        1.0 - plan.extras["gamma"], self.count,
@@ -184,19 +186,29 @@ class LinearizedStage:
         rhs = np.concatenate([-row_c[fit] * residual[fit], -row_d * data_mismatch] + rhs)
         return matrix, rhs, a_c, row_c
 
+    def _solve_rows(self, network, fit, min_qr_numbers=QR_FIRST_NUMBERS):
+        """Solves the stage's rows on the collocation points in ``fit`` for ``network``'s features and sets
+        its output layer: ``(coefficients, residual after at every collocation point, row weights)``, or
+        ``None`` for non-finite rows (``min_qr_numbers``: see :func:`~msnn_tf.least_squares.qr_least_squares`)."""
+        matrix, rhs, a_c, row_c = self._system(network, self.betas, self.r_prev, None, fit)
+        if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
+            return None
+        coefficients = qr_least_squares(matrix, rhs, min_qr_numbers=min_qr_numbers, strategy=self.strategy)
+        del matrix, rhs
+        self._assign(network, coefficients)
+        return coefficients, self.r_prev + self.plan.epsilon * (a_c @ coefficients), row_c
+
     def solve(self, factor: float, fit: np.ndarray) -> LeastSquaresCandidate:
         """Solves the candidate of ``kappa_hat = factor pi f_d`` on the collocation points in ``fit`` (and
         every condition point); its score is the weighted equation residual on the other points."""
         plan, width = self.plan, self.plan.width
         network = feature_network(self.d, width, self.frequency, factor, plan.seed, f"stage_{plan.stage}")
-        matrix, rhs, a_c, row_c = self._system(network, self.betas, self.r_prev, None, fit)
         heading = f"least squares, {width} sin features, kappa_hat {network.layers[0].kappa_hat:.2f}"
-        if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
+        solved = self._solve_rows(network, fit)
+        if solved is None:
             return LeastSquaresCandidate(network, math.nan, True, f"{heading}: non-finite rows")
-        coefficients = qr_least_squares(matrix, rhs, strategy=self.strategy)
-        after = self.r_prev + plan.epsilon * (a_c @ coefficients)
+        coefficients, after, row_c = solved
         score = spectral.rms(row_c[~fit] * after[~fit]) if not fit.all() else spectral.rms(row_c * after)
-        self._assign(network, coefficients)
         message = (f"{heading}: equation residual RMS {spectral.rms(after):.3e}"
                    + ("" if fit.all() else f" (held-out {score:.3e})") + self._scale_text(coefficients))
         return LeastSquaresCandidate(network, score, False, message, self._frozen_coefficient(coefficients))
@@ -210,7 +222,9 @@ class LinearizedStage:
         return 1.0 if candidate.result is None else 1.0 + self.plan.epsilon * float(candidate.result)
 
     def _scale_text(self, coefficients) -> str:
-        return f", frozen stages x {1.0 + self.plan.epsilon * coefficients[-1]:.3e}" if self.rescale else ""
+        if not self.rescale:
+            return ""
+        return f", frozen stages x {1.0 + self.plan.epsilon * self._frozen_coefficient(coefficients):.3e}"
 
     def _coefficients(self, candidate: LeastSquaresCandidate) -> np.ndarray:
         """A candidate's coefficients as the system orders them: output kernel, bias (and ``c``)."""
@@ -287,20 +301,16 @@ class LinearizedStage:
         """The chosen candidate's features solved once more on every collocation point, the held-out
         eighth that chose it included, by a pivoted QR of the whole matrix (LAPACK ``gelsy``; the
         candidates' faster QR-first solve, :func:`~msnn_tf.least_squares.qr_least_squares`, leaves about
-        twice its error: 1.1e-13 against 5.4e-14 on ``advection_diffusion_2d``'s features). For a
-        residual and conditions linear in ``u``; :meth:`refine`'s Gauss-Newton steps re-solve otherwise.
+        twice its error: 1.1e-13 against 5.4e-14 on ``advection_diffusion_2d``'s features; with a
+        ``tf.distribute.Strategy`` the factorisation stays on its replicas). For a residual and conditions
+        linear in ``u``; :meth:`refine`'s Gauss-Newton steps re-solve otherwise.
         Returns ``(candidate, progress lines)``."""
-        if candidate.failed or not self.is_linear():
+        if candidate.failed or not self.linear:
             return candidate, []
-        every = np.ones(len(self.x_c), bool)
-        matrix, rhs, a_c, _ = self._system(candidate.network, self.betas, self.r_prev, None, every)
-        if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(rhs))):
+        solved = self._solve_rows(candidate.network, np.ones(len(self.x_c), bool), min_qr_numbers=math.inf)
+        if solved is None:
             return candidate, []
-        coefficients = qr_least_squares(matrix, rhs, min_qr_numbers=math.inf) if self.strategy is None else \
-            qr_least_squares(matrix, rhs, strategy=self.strategy)
-        del matrix, rhs
-        after = self.r_prev + self.plan.epsilon * (a_c @ coefficients)
-        self._assign(candidate.network, coefficients)
+        coefficients, after, _ = solved
         line = (f"solved again on all {len(self.x_c)} collocation points (pivoted QR): equation residual RMS "
                 f"{spectral.rms(after):.3e}{self._scale_text(coefficients)}")
         return dataclasses.replace(candidate, message=f"{candidate.message}; {line}",
@@ -322,7 +332,7 @@ class LinearizedStage:
         Returns:
             ``(candidate, progress lines)``: the refined candidate (the given one if no step helped).
         """
-        if candidate.failed or max_steps <= 0 or self.is_linear():
+        if candidate.failed or max_steps <= 0 or self.linear:
             return candidate, []
         network, epsilon = candidate.network, self.plan.epsilon
         coefficients = self._coefficients(candidate)
