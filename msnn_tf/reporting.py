@@ -208,6 +208,8 @@ class PINNStageReport(_ReportFields):
         num_networks: Networks the stage added (2 for a stage with a parameter network, eq. 4.8).
         frozen_scale: The factor the stage put on the sum of the stages before it (1: none; a solved
             stage with ``rescale_frozen_stages``).
+        levenberg_marquardt_iterations: Levenberg-Marquardt iterations taken after Adam and L-BFGS
+            (``levenberg_marquardt_iterations`` setting); their losses follow L-BFGS's in ``losses``.
     """
 
     stage: int
@@ -242,6 +244,7 @@ class PINNStageReport(_ReportFields):
     constraint_weights: tuple[float, ...] = ()
     num_networks: int = 1
     frozen_scale: float = 1.0
+    levenberg_marquardt_iterations: int = 0
 
     def outcome_text(self) -> str:
         return (f"residual RMS {self.residual_rms_after:.3e}, estimated error {self.estimated_error:.3e}"

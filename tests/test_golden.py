@@ -59,7 +59,8 @@ ADDED = {
     "MultiStagePINN.__init__": {"parameter_network": "'auto'", "stop_rule": "'auto'", "min_block_gain": "2.0",
                                 "strategy": "None",  # issue 17: tf.distribute
                                 "gauss_newton_steps": "4",  # issue 18: nonlinear solved stages
-                                "rescale_frozen_stages": "True"},  # issue 18: solved stages rescale the frozen ones
+                                "rescale_frozen_stages": "True",  # issue 18: solved stages rescale the frozen ones
+                                "levenberg_marquardt_iterations": "0"},  # issue 16: Gauss-Newton after trained stages
     "MultiStageRegressor.__init__": {"stop_rule": "'auto'", "min_block_gain": "2.0", "min_least_squares_features": "64",
                                      "strategy": "None"},
     "StagedModel.__init__": {"stage_parameters": "None", "metadata": "None"},

@@ -143,3 +143,66 @@ def test_adam_halves_the_learning_rate_on_a_plateau():
     assert falling.learning_rate_cuts == ()
     with pytest.raises(ValueError, match="plateau_factor"):
         msnn.adam_minimize(flat, np.zeros(2), 10, plateau_window=5, plateau_factor=1.5)
+
+
+def exponential_fit():
+    """Rows of an exact two-exponential fit ``a e^{-b t} + c e^{-d t}`` (a zero-residual problem) and
+    their analytic Jacobian."""
+    t = np.linspace(0.0, 4.0, 200)
+    true = np.array([1.5, 0.7, -0.8, 3.1])
+
+    def model(p):
+        return p[0] * np.exp(-p[1] * t) + p[2] * np.exp(-p[3] * t)
+
+    data = model(true)
+
+    def rows(p):
+        return model(p) - data
+
+    def rows_and_jacobian(p):
+        e1, e2 = np.exp(-p[1] * t), np.exp(-p[3] * t)
+        return rows(p), np.stack([e1, -p[0] * t * e1, e2, -p[2] * t * e2], axis=1)
+
+    return rows, rows_and_jacobian, true
+
+
+def test_levenberg_marquardt_finds_an_exact_fit_to_round_off():
+    """From a start 40 % off in every parameter the damped Gauss-Newton steps find the exact parameters
+    (a zero-residual problem converges quadratically): parameters to 1e-12, objective <= 1e-26."""
+    rows, rows_and_jacobian, true = exponential_fit()
+    result = msnn.levenberg_marquardt_minimize(rows_and_jacobian, rows, [1.0, 1.0, -1.0, 2.0], max_iterations=200)
+    assert not result.failed
+    assert result.objective_value <= 1e-26, result
+    np.testing.assert_allclose(result.position, true, rtol=0, atol=1e-12)
+    assert result.initial_value > 1.0
+    assert np.all(np.diff(result.losses) <= 0)  # monotone: only steps that lower the objective are kept
+
+
+def test_levenberg_marquardt_stops_when_steps_stop_paying_and_on_the_cap():
+    """A least-squares problem with a non-zero minimum (noisy data): the run ends by the gain rule at the
+    linear least-squares solution of the same rows (objective within 1e-12 relative), and
+    ``max_iterations`` caps it."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.0, 1.0, 50)
+    data = np.sin(3 * t) + 0.1 * rng.normal(size=t.size)
+    basis = np.stack([np.ones_like(t), t, t**2], axis=1)
+
+    def rows(p):
+        return basis @ p - data
+
+    result = msnn.levenberg_marquardt_minimize(lambda p: (rows(p), basis), rows, np.zeros(3), max_iterations=100)
+    best = np.linalg.lstsq(basis, data, rcond=None)[0]
+    assert "lowered the objective by less than" in result.message or "did not lower" in result.message, result.message
+    assert abs(result.objective_value - float(rows(best) @ rows(best))) <= 1e-12 * result.objective_value
+    capped = msnn.levenberg_marquardt_minimize(lambda p: (rows(p), basis), rows, np.zeros(3), max_iterations=1)
+    assert capped.num_iterations == 1 and capped.message.startswith("reached max_iterations")
+
+
+def test_levenberg_marquardt_reports_a_non_finite_start_and_rejects_bad_arguments():
+    rows, rows_and_jacobian, _ = exponential_fit()
+    result = msnn.levenberg_marquardt_minimize(rows_and_jacobian, rows, [np.nan, 1.0, 1.0, 1.0])
+    assert result.failed and "non-finite" in result.message
+    for kwargs, word in [(dict(max_iterations=-1), "max_iterations"), (dict(min_gain=1.0), "min_gain"),
+                         (dict(initial_damping=0.0), "initial_damping"), (dict(patience=0), "patience")]:
+        with pytest.raises(ValueError, match=word):
+            msnn.levenberg_marquardt_minimize(rows_and_jacobian, rows, [1.0, 1.0, -1.0, 2.0], **kwargs)

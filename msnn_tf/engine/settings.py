@@ -245,10 +245,12 @@ class PINNSettings(StageSettings):
     least_squares_width: int | str = "auto"
     gauss_newton_steps: int = 4
     rescale_frozen_stages: bool = True
+    levenberg_marquardt_iterations: int | tuple[int, ...] = 0
 
     STAGE_SOLVERS: ClassVar[tuple] = ("auto", "adam_lbfgs", "least_squares")
     PER_STAGE: ClassVar[frozenset] = StageSettings.PER_STAGE | {
-        "num_collocation", "epsilon", "gamma", "gamma_g", "kappa", "rar_points", "resample_every", "parameter_network"}
+        "num_collocation", "epsilon", "gamma", "gamma_g", "kappa", "rar_points", "resample_every", "parameter_network",
+        "levenberg_marquardt_iterations"}
     FROM_STAGE_ONE: ClassVar[frozenset] = frozenset({"epsilon", "kappa"})
 
     def checks(self) -> dict:
@@ -265,4 +267,5 @@ class PINNSettings(StageSettings):
             open_margin=_scalar(lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]", float),
             least_squares_width=_scalar(lambda v: v == "auto" or (_is_int(v) and v > 0), "a positive integer or 'auto'",
                                         lambda v: v if v == "auto" else int(v)),
-            gauss_newton_steps=_non_negative_int, rescale_frozen_stages=_boolean)
+            gauss_newton_steps=_non_negative_int, rescale_frozen_stages=_boolean,
+            levenberg_marquardt_iterations=_non_negative_ints)

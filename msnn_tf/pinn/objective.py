@@ -27,6 +27,7 @@ from msnn_tf import spectral
 from msnn_tf.engine import (StageObjective, StageOutcome, StagePlan, first_layer_start, kappa_hat_of, select_least_squares,
                             train_adam_lbfgs)
 from msnn_tf.networks import build_stage_network
+from msnn_tf.optimizers import levenberg_marquardt_minimize
 from msnn_tf.pinn.analysis import Analysis, ResidualAnalyzer, uniform_grid
 from msnn_tf.pinn.constraints import residual_derivative, taylor_indices
 from msnn_tf.pinn.linearized import LinearizedStage, ParameterLinearizedStage
@@ -361,7 +362,7 @@ class PINNObjective(StageObjective):
                                          {name: tf.Variable(tf.constant(0.0, tf.float64), name=f"delta_{name}")
                                           for name in parameter_scale})
 
-        def make_loss(gamma, stage_network, gamma_g=gamma_g, frozen_scale=1.0):
+        def make_loss(gamma, stage_network, gamma_g=gamma_g, frozen_scale=1.0, residual_rows=False):
             # Loss normalisation: both terms are O(1) at the stage start (eq. 3.32 balance).
             loss_scale = (1.0 - gamma) * data_scale**2 + gamma * eps_r**2
             points = (x_c, w_c, tf.constant(x_d_np), tf.constant(y_d_np), w_d)
@@ -376,7 +377,7 @@ class PINNObjective(StageObjective):
                                                                       for f in p.frozen)) for p in operator_points)
             return stage_loss(self.analyzer, stage_network, points, frozen, data, keys, epsilon, gamma,
                               gamma_g, loss_scale if loss_scale > 0 else 1.0, parameters, tuple(constraint_states),
-                              operators, strategy=self.strategy, jit_compile=s.jit_compile)
+                              operators, strategy=self.strategy, jit_compile=s.jit_compile, residual_rows=residual_rows)
 
         return _StageState(network, x_c, w_c, (x_d_np, y_d_np), w_d, frozen_values, frozen_data, keys, resample,
                            int(s.value("resample_every", stage)), make_loss, parameters, constraint_states,
@@ -481,7 +482,9 @@ class PINNObjective(StageObjective):
                         residual_rms=float(eps_r), estimate=float(analysis.estimate), beta_rms=analysis.beta_rms,
                         condition_rms=float(condition_rms), parameter_scale=dict(parameter_scale or {}),
                         parameter_network=parameter_network, constraint_rms=float(constraint_rms),
-                        constraint_weights=tuple(float(c.gamma_s(gamma)) for c in work.constraints)))
+                        constraint_weights=tuple(float(c.gamma_s(gamma)) for c in work.constraints),
+                        levenberg_marquardt_iterations=0 if least_squares else int(
+                            s.value("levenberg_marquardt_iterations", stage))))
 
     def _parameter_plan(self, stage, analysis: Analysis, epsilon, constraint_rms):
         """``(scale per parameter or None, prefactor / eps_k of a parameter network or None, notes)``.
@@ -513,7 +516,7 @@ class PINNObjective(StageObjective):
     # ------------------------------------------------------------------ solving
     def solve_stage(self, plan, hooks, stage_start) -> StageOutcome:
         s, work = self.settings, self.work
-        gamma, trained, frozen_scale = plan.extras["gamma"], None, 1.0
+        gamma, trained, frozen_scale, lm = plan.extras["gamma"], None, 1.0, None
         if plan.solver == "least_squares":
             x_d, y_d = work.conditions
             problem = self.problem
@@ -542,7 +545,8 @@ class PINNObjective(StageObjective):
                     work.parameters.variables[name].assign((value - base) / scale)
         else:
             network = work.network
-            value_and_gradients, flat, parts = work.make_loss(gamma, network)
+            lm_iterations = int(plan.extras.get("levenberg_marquardt_iterations", 0))
+            value_and_gradients, flat, parts, *rows = work.make_loss(gamma, network, residual_rows=lm_iterations > 0)
             trained = train_adam_lbfgs(
                 value_and_gradients, flat.pack(), adam_steps=plan.adam_steps, lbfgs_iterations=plan.lbfgs_iterations,
                 learning_rate=plan.learning_rate, settings=s, hooks=hooks, stage_start=stage_start,
@@ -552,7 +556,16 @@ class PINNObjective(StageObjective):
                 compile_loss_only=bool(self.problem.constraints), loops_compiled=self.strategy is None,
                 min_block_gain=s.block_gain(self.later_stages_solved))
             failure = trained.failure
-            flat.assign(trained.position)
+            position = trained.position
+            if failure is None and lm_iterations > 0 and not hooks.stop:
+                lm = levenberg_marquardt_minimize(
+                    rows[0].values_and_jacobian, rows[0].values, position.numpy(), max_iterations=lm_iterations,
+                    callback=hooks.optimizer("levenberg_marquardt", lm_iterations))
+                hooks.message("levenberg_marquardt", f"Levenberg-Marquardt: loss {lm.initial_value:.3e} -> "
+                              f"{lm.objective_value:.3e} in {lm.num_iterations} iterations ({lm.wall_time:.1f} s): {lm.message}")
+                if not lm.failed:
+                    position = tf.constant(lm.position)
+            flat.assign(position)
         values = [float(v) for v in parts(flat.pack())]
         data_loss, equation_loss = values[:2]
         constraint_loss = sum(values[2:]) if len(values) > 2 else math.nan
@@ -563,7 +576,7 @@ class PINNObjective(StageObjective):
                        + (f", constraint loss {constraint_loss}" if len(values) > 2 else "")
                        + "".join(f", {k} {v}" for k, v in (parameters or {}).items()))
         return StageOutcome(network, failure, None, dict(trained=trained, data_loss=data_loss, equation_loss=equation_loss,
-                                                         constraint_loss=constraint_loss), parameters,
+                                                         constraint_loss=constraint_loss, levenberg_marquardt=lm), parameters,
                             frozen_scale=frozen_scale if failure is None else 1.0)
 
     # ------------------------------------------------------------------ measuring and reporting
@@ -605,6 +618,11 @@ class PINNObjective(StageObjective):
             if lbfgs is not None and not lbfgs.failed:
                 losses.append(lbfgs.losses)
                 iterations.append(adam.num_steps + lbfgs.iterations)
+        lm = outcome.details.get("levenberg_marquardt")
+        if lm is not None and lm.losses.size:
+            done = (adam.num_steps if adam is not None else 0) + (lbfgs.num_iterations if lbfgs is not None else 0)
+            losses.append(lm.losses)
+            iterations.append(done + np.arange(1, lm.losses.size + 1))
         layer = core_networks(outcome.network)[0].layers[0]
         kappa, kappa_hat = (plan.kappa, plan.kappa_hat) if plan.kappa is not None else (layer.kappa, layer.kappa_hat)
         true_rms = true_max = None
@@ -629,7 +647,8 @@ class PINNObjective(StageObjective):
                              else outcome.details["constraint_loss"]),
             constraint_weights=tuple(extras["constraint_weights"]),
             num_networks=len(core_networks(outcome.network)),
-            frozen_scale=float(outcome.frozen_scale) if accepted else 1.0)
+            frozen_scale=float(outcome.frozen_scale) if accepted else 1.0,
+            levenberg_marquardt_iterations=0 if lm is None else int(lm.losses.size))
 
     def _parameter_report(self, plan, outcome, accepted) -> dict:
         """Per parameter: value after the stage, correction, scale and ``sqrt(L_s)`` (``None`` without constraints)."""
