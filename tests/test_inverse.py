@@ -225,7 +225,8 @@ def test_least_squares_stages_with_parameters_need_one_dimension():
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="measured 2026-12-01: from lambda = 0.27 with the d^5 r/dy^5 constraint, "
                    "stage 0 converges to the lambda = 1/2 profile (0.49992), which meets that constraint too; "
-                   "finding 1/4 needs a way to stay in its basin (issue 16 note)")
+                   "2026-12-02: a hand-set constraint weight gamma_s = 0.5 or 0.05 (16 points) ends stage 0 at "
+                   "0.4978 and 0.4997 alike; finding 1/4 needs a way to stay in its basin (issue 16 note)")
 def test_the_next_smooth_profile_lambda_quarter_with_only_the_numbers_changed():
     """lambda = 1/4, the second smooth profile (i = 1 of lambda = 1/(2 + 2i)), by the same code.
 
