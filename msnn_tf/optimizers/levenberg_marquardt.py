@@ -25,6 +25,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from msnn_tf.validation import non_negative_int, positive_finite, positive_int
+
 __all__ = ["LevenbergMarquardtResults", "levenberg_marquardt_minimize"]
 
 
@@ -58,12 +60,6 @@ class LevenbergMarquardtResults(NamedTuple):
     wall_time: float
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or int(value) != value or value < 0:
-        raise ValueError(f"`{name}` must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
 def levenberg_marquardt_minimize(rows_and_jacobian: Callable, rows: Callable, initial_position,
                                  max_iterations: int = 100, initial_damping: float = 1e-6,
                                  min_gain: float = 1.05, patience: int = 3, max_trials: int = 12,
@@ -90,15 +86,12 @@ def levenberg_marquardt_minimize(rows_and_jacobian: Callable, rows: Callable, in
     Raises:
         ValueError: on a negative ``max_iterations``, a ``min_gain`` not above 1 or non-positive sizes.
     """
-    max_iterations = _positive_int("max_iterations", max_iterations)
-    patience = _positive_int("patience", patience)
-    max_trials = _positive_int("max_trials", max_trials)
-    if patience == 0 or max_trials == 0:
-        raise ValueError(f"`patience` and `max_trials` must be positive, got {patience!r} and {max_trials!r}")
+    max_iterations = non_negative_int("max_iterations", max_iterations)
+    patience = positive_int("patience", patience)
+    max_trials = positive_int("max_trials", max_trials)
+    initial_damping = positive_finite("initial_damping", initial_damping)
     if not (math.isfinite(float(min_gain)) and min_gain > 1):
         raise ValueError(f"`min_gain` must be a finite number above 1, got {min_gain!r}")
-    if not (math.isfinite(float(initial_damping)) and initial_damping > 0):
-        raise ValueError(f"`initial_damping` must be a positive finite number, got {initial_damping!r}")
     start = time.perf_counter()
     theta = np.asarray(initial_position, dtype=np.float64).reshape(-1).copy()
     r, jac = (np.asarray(a, dtype=np.float64) for a in rows_and_jacobian(theta))
@@ -106,10 +99,10 @@ def levenberg_marquardt_minimize(rows_and_jacobian: Callable, rows: Callable, in
     initial_value = value
     losses, times = [], []
     if not math.isfinite(value) or not np.all(np.isfinite(jac)):
-        return LevenbergMarquardtResults(theta, value, value, 1, 0, float(initial_damping), True, np.zeros(0),
+        return LevenbergMarquardtResults(theta, value, value, 1, 0, initial_damping, True, np.zeros(0),
                                          np.zeros(0), "non-finite rows or Jacobian at the start; returned it",
                                          time.perf_counter() - start)
-    mu, nu = float(initial_damping), 2.0
+    mu, nu = initial_damping, 2.0
     iteration, trials, slow, refused = 1, 0, 0, 0
     message = f"reached max_iterations={max_iterations}"
     while iteration <= max_iterations:

@@ -545,7 +545,7 @@ class PINNObjective(StageObjective):
                     work.parameters.variables[name].assign((value - base) / scale)
         else:
             network = work.network
-            lm_iterations = int(plan.extras.get("levenberg_marquardt_iterations", 0))
+            lm_iterations = plan.extras["levenberg_marquardt_iterations"]
             value_and_gradients, flat, parts, *rows = work.make_loss(gamma, network, residual_rows=lm_iterations > 0)
             trained = train_adam_lbfgs(
                 value_and_gradients, flat.pack(), adam_steps=plan.adam_steps, lbfgs_iterations=plan.lbfgs_iterations,
