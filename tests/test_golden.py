@@ -55,7 +55,8 @@ def _signature(function):
 #: Keyword arguments added since the recording, with their defaults (issue 16: inverse problems;
 #: issue 19: stop rule of trained stages, 1-D solved stages).
 ADDED = {
-    "pinn.Problem.__init__": {"parameters": "None", "constraints": "None", "symmetry": "None"},
+    "pinn.Problem.__init__": {"parameters": "None", "constraints": "None", "symmetry": "None",
+                              "parameter_scales": "None"},  # issue 16: stage 0's eps_lambda
     "MultiStagePINN.__init__": {"parameter_network": "'auto'", "stop_rule": "'auto'", "min_block_gain": "2.0",
                                 "strategy": "None",  # issue 17: tf.distribute
                                 "gauss_newton_steps": "4",  # issue 18: nonlinear solved stages

@@ -92,6 +92,10 @@ def test_smooth_profile_meets_the_smoothness_constraint_and_a_wrong_lambda_does_
     (dict(symmetry="symmetric"), "symmetric"),
     (dict(domain=pinn.Interval(-1.0, 2.0, axis_name="y"), constraints=[]), "symmetric about 0"),
     (dict(residual=lambda y, U, d: d["y"]), "four arguments"),
+    (dict(parameter_scales={"lam": 0.0}), r"parameter_scales\['lam'\].*0.0"),
+    (dict(parameter_scales={"lam": float("nan")}), r"parameter_scales\['lam'\]"),
+    (dict(parameter_scales={"mu": 0.1}), "'mu'"),
+    (dict(parameter_scales=[0.1]), "parameter_scales"),
 ])
 def test_bad_inverse_problem_input_is_refused_by_name(overrides, match):
     with pytest.raises(ValueError, match=match):
@@ -170,6 +174,21 @@ def test_one_trained_stage_carries_lambda_into_the_report_and_the_saved_model(tm
     assert keras.saving.load_model(tmp_path / "burgers.keras").parameters == {"lam": value}
 
 
+def test_a_parameter_scale_bounds_how_far_adam_moves_the_parameter_at_stage_0():
+    """``lambda = lambda_0 + s delta`` at stage 0 (eq. 4.6 with ``eps_lambda = s``): Adam's steps are
+    normalised per coordinate (at most ~``learning_rate`` each in ``delta``), so 60 steps at rate 1e-3
+    move lambda by at most ~``60e-3 s``. With ``s = 1e-3`` the move stays below 1e-4 (and is reported
+    with that scale); with the default ``s = 1`` it is more than 1e-3 (measured: 4.3e-2 and 4.3e-5)."""
+    moves = {}
+    for scales in (None, {"lam": 1e-3}):
+        solver = msnn.MultiStagePINN(burgers_problem(lam=0.45, parameter_scales=scales), width=6, adam_steps=60,
+                                     lbfgs_iterations=0, jit_compile=False, verbose=0)
+        report = solver.fit(num_stages=1).stages[0]
+        assert report.parameters["lam"]["scale"] == (1.0 if scales is None else 1e-3)
+        moves[scales is None] = abs(report.parameters["lam"]["value"] - 0.45)
+    assert moves[True] > 1e-3 and 0 < moves[False] < 1e-4, moves
+
+
 @pytest.mark.slow  # 35-90 s: over the default suite's budget; run by `pytest -m slow` (passed 2026-12-01)
 def test_trained_two_network_and_solved_stages_carry_lambda_and_report_it():
     """Small budgets (plumbing, not accuracy), one solver for every stage kind: stage 0 trains lambda
@@ -223,10 +242,12 @@ def test_least_squares_stages_with_parameters_need_one_dimension():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured 2026-12-01: from lambda = 0.27 with the d^5 r/dy^5 constraint, "
-                   "stage 0 converges to the lambda = 1/2 profile (0.49992), which meets that constraint too; "
-                   "2026-12-02: a hand-set constraint weight gamma_s = 0.5 or 0.05 (16 points) ends stage 0 at "
-                   "0.4978 and 0.4997 alike; finding 1/4 needs a way to stay in its basin (issue 16 note)")
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-01/02: from lambda = 0.27 stage 0 always converges to 1/2 "
+                   "(0.49992; hand-set gamma_s 0.5 / 0.05: 0.4978 / 0.4997). 2026-12-02 (evening): from 0.23 with "
+                   "parameter_scales 0.01 stage 0 ends in the 1/4 basin, 0.250225 (2.2e-4 off, 64 constraint points; "
+                   "0.2518 with 16), but no later stage closes the gap: the solved stages' lambda column is free at "
+                   "linear order (lambda 0.22, 0.21, 0.14, -0.04, 0.012 over the kappa ladder; stage discarded), three "
+                   "trained stages end at 0.2489 (1132 s, 16 points); see the docstring and issue 16's note")
 def test_the_next_smooth_profile_lambda_quarter_with_only_the_numbers_changed():
     """lambda = 1/4, the second smooth profile (i = 1 of lambda = 1/(2 + 2i)), by the same code.
 
@@ -237,8 +258,21 @@ def test_the_next_smooth_profile_lambda_quarter_with_only_the_numbers_changed():
     the neighbours above 1/4 (p < 5) break at ``U^(5)``, those below (p > 5) at ``U^(6)``. ``r`` holds
     ``U'``, so ``d^n r/dy^n`` holds ``U^(n+1)``: the constraint must be ``d^5 r/dy^5`` ("yyyyy"), since
     ``d^3 r/dy^3`` is met by every lambda <= 1/3 alike. Tolerance 1e-6 on lambda (the issue's target).
+
+    Where to start, and why below 1/4: for an odd smooth ``U = -y + a_3 y^3 + a_5 y^5 + ...`` the
+    residual of eq. (4.5) is ``a_3 (2 lambda - 1) y^3 + (a_5 (4 lambda - 1) + ...) y^5 + ...``. A smooth
+    fit of a neighbour above 1/4 (``|y|^p``, 4 < p < 5) carries a ``y^3`` part, whose residual
+    ``a_3 (2 lambda - 1)`` drives lambda to 1/2 (measured from 0.27: stage 0 ends at 0.49992); below
+    1/4 (p > 5) the fit's lowest part is ``y^5``, driving lambda to 1/4. And the parameter must not
+    move before the profile has formed (Adam moves it as fast as a weight): ``parameter_scales`` 0.01,
+    the uncertainty of the start (with scale 1, from 0.23: 0.4999). Why it still fails: the same
+    expansion makes the linearised operator's ``y^5`` gain ``4 lambda - 1`` (9e-4 at 0.250225), so a
+    stage can trade the ``y^5`` content of its network against the parameter's correction; for
+    lambda = 1/2 the first stage lands 3.2e-7 off, where that gain (6e-7) no longer competes.
     """
-    problem = burgers_problem(lam=0.27, key="yyyyy", exact=lambda y: self_similar_profile(y[:, 0], 0.25)[:, None])
+    problem = burgers_problem(lam=0.23, parameter_scales={"lam": 0.01},
+                              constraints=[pinn.ResidualDerivative("yyyyy", pinn.Interval(-0.1, 0.1), num_points=64)],
+                              exact=lambda y: self_similar_profile(y[:, 0], 0.25)[:, None])
     solver = msnn.MultiStagePINN(problem, gradient_enhanced=True, stage_solver="least_squares",
                                  num_collocation=(256, 2000), least_squares_width=400, verbose=0)
     history = solver.fit(num_stages=3)

@@ -489,7 +489,8 @@ class PINNObjective(StageObjective):
     def _parameter_plan(self, stage, analysis: Analysis, epsilon, constraint_rms):
         """``(scale per parameter or None, prefactor / eps_k of a parameter network or None, notes)``.
 
-        ``eps_lambda`` (eq. 4.6) is 1 at stage 0 (the parameter trains from its initial value),
+        ``eps_lambda`` (eq. 4.6) is the problem's ``parameter_scales`` at stage 0 (default 1: the
+        parameter trains from its initial value as freely as a weight),
         ``sqrt(L_s)`` of the current model later (the paper's estimate of the parameter's error,
         Fig. 14b), or ``eps_k`` for a problem without constraints. A second network ``eps_lambda
         U_lambda`` (eq. 4.8) joins when ``parameter_network`` says so; ``"auto"``: when the error that
@@ -500,7 +501,7 @@ class PINNObjective(StageObjective):
         if not names:
             return None, None, []
         if stage == 0:
-            return {name: 1.0 for name in names}, None, []
+            return dict(self.problem.parameter_scales), None, []
         scale = constraint_rms if math.isfinite(constraint_rms) and constraint_rms > 0 else epsilon
         budget = max(scale * analysis.sensitivities[name][2] for name in names)
         choice = self.settings.value("parameter_network", stage)

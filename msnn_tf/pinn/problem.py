@@ -92,6 +92,26 @@ def _check_parameters(parameters) -> dict[str, float]:
     return checked
 
 
+def _check_parameter_scales(scales, parameters) -> dict[str, float]:
+    if scales is None:
+        return {name: 1.0 for name in parameters}
+    if not isinstance(scales, Mapping):
+        raise ValueError(f"`parameter_scales` must map parameter names to positive numbers, got {scales!r}")
+    checked = {name: 1.0 for name in parameters}
+    for name, value in scales.items():
+        if name not in parameters:
+            raise ValueError(f"`parameter_scales` names {name!r}, which `parameters` does not declare "
+                             f"(declared: {sorted(parameters)})")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"`parameter_scales[{name!r}]` must be a positive finite number, got {value!r}") from None
+        if not (math.isfinite(number) and number > 0):
+            raise ValueError(f"`parameter_scales[{name!r}]` must be a positive finite number, got {value!r}")
+        checked[name] = number
+    return checked
+
+
 class Problem:
     """A differential equation ``r(x, u, d) = 0`` on a domain, with conditions.
 
@@ -117,18 +137,29 @@ class Problem:
         symmetry: ``None``, ``"odd"`` or ``"even"``: every stage network is wrapped so that the
             solution has that symmetry exactly (``y [NN(y) + NN(-y)]`` for odd, App. D); needs a 1-D
             domain symmetric about 0.
+        parameter_scales: ``{name: scale}``, how far each initial value may be off: the prefactor
+            ``eps_lambda`` of the parameter's correction at stage 0 (eq. 4.6, ``lambda = lambda_0 +
+            eps_lambda delta``; later stages set it from ``sqrt(L_s)``). Default 1 (the paper: the
+            parameter trains as freely as a weight). Adam's steps are normalised per coordinate, so
+            with scale 1 the parameter moves as fast as any weight while the network is still far
+            from a solution and may settle in another solution's basin; a scale of the initial
+            value's uncertainty keeps it near its start until the profile has formed (from
+            ``lambda = 0.23``, scale 1 ended stage 0 at 0.4999, scale 0.01 at 0.2518: the profile
+            of ``lambda = 1/4``).
 
     A residual with three arguments ``r(x, u, d)`` keeps working when there are no parameters.
 
     Raises:
         ValueError: on an unknown derivative key, a non-callable residual, no conditions, a residual that
-            reads an undeclared parameter, a non-finite initial parameter value, a constraint region
+            reads an undeclared parameter, a non-finite initial parameter value, a non-positive or
+            undeclared parameter scale, a constraint region
             outside the domain, or a symmetry other than ``"odd"``, ``"even"`` or ``None``.
     """
 
     def __init__(self, domain: Box, residual: Callable, derivatives: Sequence, conditions: Sequence,
                  output_dim: int = 1, exact: Callable | None = None, parameters: Mapping | None = None,
-                 constraints: Sequence | None = None, symmetry: str | None = None):
+                 constraints: Sequence | None = None, symmetry: str | None = None,
+                 parameter_scales: Mapping | None = None):
         if not isinstance(domain, Box):
             raise ValueError(f"`domain` must be a pinn.Box (Interval, Rectangle, SpaceTimeBox), got {type(domain).__name__}")
         if not callable(residual):
@@ -147,6 +178,7 @@ class Problem:
         self.output_dim = positive_int("output_dim", output_dim)
         self.exact = exact
         self.parameters = _check_parameters(parameters)
+        self.parameter_scales = _check_parameter_scales(parameter_scales, self.parameters)
         self.takes_parameters = _takes_parameters(residual)
         if self.parameters and not self.takes_parameters:
             raise ValueError("`residual` must take four arguments r(x, u, d, p) when `parameters` are declared, "
