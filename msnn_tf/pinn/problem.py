@@ -27,7 +27,7 @@ from msnn_tf.pinn.conditions import (OPERATOR_CONDITIONS, VALUE_CONDITIONS, Cond
 from msnn_tf.pinn.constraints import ResidualDerivative
 from msnn_tf.pinn.domains import Box
 from msnn_tf.transforms import SYMMETRIES
-from msnn_tf.validation import positive_int
+from msnn_tf.validation import positive_finite, positive_int
 
 __all__ = ["ConditionRows", "DirichletBoundary", "InitialCondition", "NeumannBoundary", "OperatorCondition",
            "ParameterValues", "PeriodicBoundary", "PointValues", "Problem", "RobinBoundary", "UndeclaredParameterError"]
@@ -93,22 +93,16 @@ def _check_parameters(parameters) -> dict[str, float]:
 
 
 def _check_parameter_scales(scales, parameters) -> dict[str, float]:
+    checked = {name: 1.0 for name in parameters}
     if scales is None:
-        return {name: 1.0 for name in parameters}
+        return checked
     if not isinstance(scales, Mapping):
         raise ValueError(f"`parameter_scales` must map parameter names to positive numbers, got {scales!r}")
-    checked = {name: 1.0 for name in parameters}
     for name, value in scales.items():
         if name not in parameters:
             raise ValueError(f"`parameter_scales` names {name!r}, which `parameters` does not declare "
                              f"(declared: {sorted(parameters)})")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"`parameter_scales[{name!r}]` must be a positive finite number, got {value!r}") from None
-        if not (math.isfinite(number) and number > 0):
-            raise ValueError(f"`parameter_scales[{name!r}]` must be a positive finite number, got {value!r}")
-        checked[name] = number
+        checked[name] = positive_finite(f"parameter_scales[{name!r}]", value)
     return checked
 
 
@@ -152,8 +146,8 @@ class Problem:
     Raises:
         ValueError: on an unknown derivative key, a non-callable residual, no conditions, a residual that
             reads an undeclared parameter, a non-finite initial parameter value, a non-positive or
-            undeclared parameter scale, a constraint region
-            outside the domain, or a symmetry other than ``"odd"``, ``"even"`` or ``None``.
+            undeclared parameter scale, a constraint region outside the domain, or a symmetry other
+            than ``"odd"``, ``"even"`` or ``None``.
     """
 
     def __init__(self, domain: Box, residual: Callable, derivatives: Sequence, conditions: Sequence,
