@@ -274,13 +274,13 @@ class PINNObjective(StageObjective):
         problem, s = self.problem, self.settings
         states = []
         for i, constraint in enumerate(problem.constraints):
-            order = constraint.order(problem.domain)
+            order, weight = constraint.order(problem.domain), constraint.weight_at(stage)
             points = tf.constant(constraint.points(seed=s.stage_seed(stage) + 17 + i))
             indices = taylor_indices(self.analyzer.residual_keys(), order)
             frozen = {k: tf.constant(v) for k, v in self.analyzer.model_partials(points, indices).values.items()}
             # An "auto" weight's gamma_s / gamma is set by _weigh_constraints.
             states.append(ConstraintPoints(order, points, frozen,
-                                           weight=None if constraint.weight == "auto" else float(constraint.weight)))
+                                           weight=None if weight == "auto" else float(weight)))
         return tuple(states)
 
     def _weigh_constraints(self, work, analysis: Analysis, stage: int, constraint_rms: float) -> None:
