@@ -106,7 +106,9 @@ def test_bad_inverse_problem_input_is_refused_by_name(overrides, match):
                                            (dict(region=[-0.1, 0.1]), "region"), (dict(weight=()), "weight.*empty"),
                                            (dict(weight=(1e-6, -2.0)), r"weight\[1\].*-2.0"),
                                            (dict(weight=("auto", "fast")), r"weight\[1\].*fast"),
-                                           (dict(weight=float("inf")), "weight")])
+                                           (dict(weight=float("inf")), "weight"),
+                                           (dict(region=(pinn.Interval(-0.5, 0.5), [-0.1, 0.1])), r"region\[1\]"),
+                                           (dict(region=()), "region.*empty"), (dict(num_points=(64, 0)), r"num_points\[1\]")])
 def test_bad_constraint_arguments(kwargs, match):
     arguments = dict(key="yyy", region=pinn.Interval(-0.1, 0.1))
     arguments.update(kwargs)
@@ -120,6 +122,13 @@ def test_a_per_stage_constraint_weight_repeats_its_last_entry_and_reaches_the_st
     constraint = pinn.ResidualDerivative("yyy", pinn.Interval(-0.1, 0.1), weight=(1e-6, "auto"))
     assert [constraint.weight_at(k) for k in range(4)] == [1e-6, "auto", "auto", "auto"]
     assert pinn.ResidualDerivative("yyy", pinn.Interval(-0.1, 0.1), weight=0.5).weight_at(7) == 0.5
+    staged = pinn.ResidualDerivative("yyy", (pinn.Interval(-0.5, 0.5), pinn.Interval(-0.1, 0.1)), num_points=(256, 64))
+    for stage, (half_width, count) in enumerate([(0.5, 256), (0.1, 64), (0.1, 64)]):
+        points = staged.points(seed=stage, stage=stage)
+        assert points.shape == (count, 1) and np.abs(points).max() <= half_width
+        assert np.abs(points).max() > 0.9 * half_width  # Latin hypercube: one point per stratum of width 2w/N
+    with pytest.raises(ValueError, match="inside the domain"):
+        burgers_problem(constraints=[pinn.ResidualDerivative("yyy", (pinn.Interval(-0.5, 0.5), pinn.Interval(-3.0, 0.1)))])
     solver = msnn.MultiStagePINN(burgers_problem(lam=0.45, constraints=[constraint]), width=6, adam_steps=30,
                                  lbfgs_iterations=0, jit_compile=False, verbose=0)
     report = solver.fit(num_stages=1).stages[0]

@@ -275,7 +275,7 @@ class PINNObjective(StageObjective):
         states = []
         for i, constraint in enumerate(problem.constraints):
             order, weight = constraint.order(problem.domain), constraint.weight_at(stage)
-            points = tf.constant(constraint.points(seed=s.stage_seed(stage) + 17 + i))
+            points = tf.constant(constraint.points(seed=s.stage_seed(stage) + 17 + i, stage=stage))
             indices = taylor_indices(self.analyzer.residual_keys(), order)
             frozen = {k: tf.constant(v) for k, v in self.analyzer.model_partials(points, indices).values.items()}
             # An "auto" weight's gamma_s / gamma is set by _weigh_constraints.
