@@ -38,9 +38,9 @@ class ResidualDerivative:
             lie, or a sequence of boxes, one per stage (the last repeats). Near 0 a smooth odd profile
             of eq. (4.1) at a wrong lambda leaves ``a_3 (2 lambda - 1) y^3`` in the residual, so a wide
             region gives the first stage a strong pull towards the right lambda (from 0.4: 2.2e-8 off on
-            ``|y| < 0.5``, 3.2e-7 on ``|y| < 0.1``); measured from the same first stages, the later
-            stages ended closer on ``|y| < 0.1`` (third stage 3.2e-12 against 7.5e-12 off), hence e.g.
-            ``(pinn.Interval(-0.5, 0.5), pinn.Interval(-0.1, 0.1))``.
+            ``|y| < 0.5``, 3.2e-7 on ``|y| < 0.1``); measured from the same first two stages, the third
+            ended closer on ``|y| < 0.1`` (3.2e-12 against 7.5e-12 off; a second stage on it did not
+            gain), hence Fig. 14's three regions ``|y| < 0.5, 0.5, 0.1``.
         num_points: Points of the constraint (Latin hypercube in the stage's region, drawn afresh per
             stage), or a sequence of counts, one per stage (the last repeats).
         weight: ``"auto"``, a positive ``gamma_s`` of eq. (4.2), or a sequence of those, one per stage
