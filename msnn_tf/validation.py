@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_float64_matrix", "check_float_dtype", "non_negative_int", "per_stage", "positive_finite", "positive_int"]
+__all__ = ["as_float64_matrix", "check_float_dtype", "non_negative_int", "per_stage", "per_stage_values", "positive_finite",
+           "positive_int"]
 
 
 def _is_integer(value) -> bool:
@@ -82,3 +83,13 @@ def per_stage(name: str, value, stage: int):
             raise ValueError(f"`{name}` must not be an empty sequence")
         return value[min(stage, len(value) - 1)]
     return value
+
+
+def per_stage_values(name: str, value, check):
+    """``check(name, value)`` for a scalar, or the tuple of ``check(f"{name}[i]", entry)`` for a list or
+    tuple (one entry per stage, read back by :func:`per_stage`); an empty sequence is an error."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"`{name}` must not be an empty sequence (give one value, or one per stage)")
+        return tuple(check(f"{name}[{i}]", v) for i, v in enumerate(value))
+    return check(name, value)

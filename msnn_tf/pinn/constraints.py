@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from msnn_tf.derivatives import Partials, parse_derivative
 from msnn_tf.pinn.domains import Box
-from msnn_tf.validation import per_stage, positive_finite, positive_int
+from msnn_tf.validation import per_stage, per_stage_values, positive_finite, positive_int
 
 __all__ = ["ResidualDerivative", "residual_derivative", "taylor_indices"]
 
@@ -62,13 +62,18 @@ class ResidualDerivative:
 
     def __init__(self, key, region, num_points: int = 64, weight="auto"):
         self.key = key
-        self.region = _per_stage_values("region", region, _box)
-        self.num_points = _per_stage_values("num_points", num_points, positive_int)
-        self.weight = _per_stage_values("weight", weight, _weight)
+        self.region = per_stage_values("region", region, _box)
+        self.num_points = per_stage_values("num_points", num_points, positive_int)
+        self.weight = per_stage_values("weight", weight, _weight)
 
     def weight_at(self, stage: int):
         """The weight at stage ``stage``: ``"auto"`` or a ``gamma_s`` (the last per-stage entry repeats)."""
         return per_stage("weight", self.weight, stage)
+
+    @property
+    def regions(self) -> tuple:
+        """The regions of every stage given (one box for a single region)."""
+        return self.region if isinstance(self.region, tuple) else (self.region,)
 
     def region_at(self, stage: int) -> Box:
         """The region at stage ``stage`` (the last per-stage entry repeats)."""
@@ -85,10 +90,10 @@ class ResidualDerivative:
     def check(self, domain) -> None:
         """Raises a ``ValueError`` if the key does not parse or the region is not inside ``domain``."""
         self.order(domain)
-        for region in self.region if isinstance(self.region, tuple) else (self.region,):
+        span = domain.upper - domain.lower
+        for region in self.regions:
             if region.dim != domain.dim:
                 raise ValueError(f"the constraint region must have {domain.dim} axes like the domain, got {region.dim}")
-            span = domain.upper - domain.lower
             if np.any(region.lower < domain.lower - 1e-12 * span) or np.any(region.upper > domain.upper + 1e-12 * span):
                 raise ValueError(f"the constraint region [{region.lower.tolist()}, {region.upper.tolist()}] must lie "
                                  f"inside the domain [{domain.lower.tolist()}, {domain.upper.tolist()}]")
@@ -100,17 +105,9 @@ class ResidualDerivative:
     def __repr__(self):
         def box(b):
             return f"[{b.lower.tolist()}, {b.upper.tolist()}]"
-        region = "(" + ", ".join(map(box, self.region)) + ")" if isinstance(self.region, tuple) else box(self.region)
+        region = ", ".join(map(box, self.regions))
+        region = f"({region})" if isinstance(self.region, tuple) else region
         return f"ResidualDerivative({self.key!r}, region={region}, num_points={self.num_points!r}, weight={self.weight!r})"
-
-
-def _per_stage_values(name, value, check):
-    """``check(name, value)``, or a tuple of ``check(name[i], entry)`` for a list / tuple (not empty)."""
-    if isinstance(value, (list, tuple)):
-        if not value:
-            raise ValueError(f"`{name}` must not be an empty sequence (give one value, or one per stage)")
-        return tuple(check(f"{name}[{i}]", v) for i, v in enumerate(value))
-    return check(name, value)
 
 
 def _box(name, value) -> Box:
