@@ -321,7 +321,8 @@ class StagedModel(keras.Model):
         cache = self.__dict__.setdefault("_compiled_functions", {})
         if key not in cache:
             width = self.input_dim
-            cache[key] = tf.function(lambda inputs: layer(inputs), input_signature=[tf.TensorSpec((None, width), self.compute_dtype)])
+            cache[key] = tf.function(lambda inputs: layer(inputs), input_signature=[tf.TensorSpec((None, width), self.compute_dtype)],
+                                     autograph=False)
         return cache[key]
 
     # ------------------------------------------------------------------ persistence

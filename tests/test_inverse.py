@@ -106,7 +106,8 @@ def test_bad_inverse_problem_input_is_refused_by_name(overrides, match):
                                            (dict(region=[-0.1, 0.1]), "region"), (dict(weight=()), "weight.*empty"),
                                            (dict(weight=(1e-6, -2.0)), r"weight\[1\].*-2.0"),
                                            (dict(weight=("auto", "fast")), r"weight\[1\].*fast"),
-                                           (dict(weight=float("inf")), "weight"),
+                                           (dict(weight=float("inf")), "weight"), (dict(weight=float("nan")), "weight"),
+                                           (dict(weight=(0, -0.5)), r"weight\[1\]"),
                                            (dict(region=(pinn.Interval(-0.5, 0.5), [-0.1, 0.1])), r"region\[1\]"),
                                            (dict(region=()), "region.*empty"), (dict(num_points=(64, 0)), r"num_points\[1\]")])
 def test_bad_constraint_arguments(kwargs, match):
@@ -129,10 +130,17 @@ def test_a_per_stage_constraint_weight_repeats_its_last_entry_and_reaches_the_st
         assert np.abs(points).max() > 0.9 * half_width  # Latin hypercube: one point per stratum of width 2w/N
     with pytest.raises(ValueError, match="inside the domain"):
         burgers_problem(constraints=[pinn.ResidualDerivative("yyy", (pinn.Interval(-0.5, 0.5), pinn.Interval(-3.0, 0.1)))])
-    solver = msnn.MultiStagePINN(burgers_problem(lam=0.45, constraints=[constraint]), width=6, adam_steps=30,
-                                 lbfgs_iterations=0, jit_compile=False, verbose=0)
+    # A weight of 0 switches a constraint off at that stage: no term, not in L_s (Fig. 14's dr/dy joins late).
+    late = pinn.ResidualDerivative("y", pinn.Interval(-0.1, 0.1), num_points=16, weight=(0, "auto"))
+    solver = msnn.MultiStagePINN(burgers_problem(lam=0.45, constraints=[constraint, late]), width=6, adam_steps=30,
+                                 lbfgs_iterations=0, jit_compile=False, verbose=0, record_loss_parts=True)
     report = solver.fit(num_stages=1).stages[0]
-    assert report.constraint_weights == (1e-6,)
+    assert report.constraint_weights == (1e-6, 0.0)
+    assert report.loss_parts.shape[1] == 3  # L_d, L_e and the one constraint on at stage 0
+    plan = solver.objective.plan_stage(1)
+    losses = solver.objective.constraint_losses(solver.objective.work.constraints)
+    assert len(losses) == 2 and all(w > 0 for w in plan.extras["constraint_weights"])
+    assert math.isclose(plan.extras["constraint_rms"], math.sqrt(sum(losses)), rel_tol=1e-12)
     automatic = msnn.MultiStagePINN(burgers_problem(lam=0.45), width=6, adam_steps=30, lbfgs_iterations=0,
                                     jit_compile=False, verbose=0).fit(num_stages=1).stages[0]
     assert automatic.constraint_weights[0] > 1e-3  # the stage-0 rule, 0.066 gamma for d^3 r / dy^3
@@ -186,9 +194,13 @@ def test_symmetric_and_summed_networks_are_exact_and_round_trip(tmp_path):
 def test_one_trained_stage_carries_lambda_into_the_report_and_the_saved_model(tmp_path):
     """The default suite's plumbing check (small budget, no accuracy): lambda trains with the network,
     the report's correction is value minus start and sqrt(L_s) matches the constraint loss (rtol 1e-12),
-    the model is odd and keeps lambda through a .keras round trip."""
-    solver = msnn.MultiStagePINN(burgers_problem(lam=0.45), width=6, adam_steps=60, lbfgs_iterations=0,
-                                 jit_compile=False, verbose=0)
+    the model is odd and keeps lambda through a .keras round trip. With two constraints (d^3 r and
+    dr/dy, as Fig. 14 uses), the next stage weighs each "auto" constraint by its own loss,
+    ``gamma_s,i = gamma eps_r^2 / L_s,i``, and sqrt(L_s) of the parameter plan is over their sum
+    (rtol 1e-12)."""
+    constraints = [pinn.ResidualDerivative(key, pinn.Interval(-0.1, 0.1), num_points=16) for key in ("yyy", "y")]
+    solver = msnn.MultiStagePINN(burgers_problem(lam=0.45, constraints=constraints), width=6, adam_steps=60,
+                                 lbfgs_iterations=0, jit_compile=False, verbose=0)
     report = solver.fit(num_stages=1).stages[0]
     value = report.parameters["lam"]["value"]
     assert report.accepted and value != 0.45 and solver.parameters == {"lam": value}
@@ -199,6 +211,14 @@ def test_one_trained_stage_carries_lambda_into_the_report_and_the_saved_model(tm
     np.testing.assert_array_equal(network(-h).numpy(), -network(h).numpy())
     solver.model.save(tmp_path / "burgers.keras")
     assert keras.saving.load_model(tmp_path / "burgers.keras").parameters == {"lam": value}
+    plan = solver.objective.plan_stage(1)
+    losses = solver.objective.constraint_losses(solver.objective.work.constraints)
+    gamma, eps_r = plan.extras["gamma"], plan.extras["residual_rms"]
+    # Two different losses (measured: 0.023 and 0.062), so the rule over their sum would fail the checks below.
+    assert len(losses) == 2 and min(losses) > 0 and abs(losses[0] / losses[1] - 1) > 0.1
+    for weight, loss in zip(plan.extras["constraint_weights"], losses):
+        assert math.isclose(weight, gamma * eps_r**2 / loss, rel_tol=1e-12)
+    assert math.isclose(plan.extras["constraint_rms"], math.sqrt(sum(losses)), rel_tol=1e-12)
 
 
 def test_a_parameter_scale_bounds_how_far_adam_moves_the_parameter_at_stage_0():

@@ -55,7 +55,7 @@ def _make_block(value_and_gradients_function, block_size, beta_1, beta_2, epsilo
     beta_2 = tf.constant(beta_2, dtype)
     epsilon = tf.constant(epsilon, dtype)
 
-    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
     def block(position, m, v, step, num_steps, learning_rate, decay_rate, decay_steps, best_value, best_position):
         losses = tf.TensorArray(dtype, size=block_size)
         # Static width of a record (the probe is traced for its shape only; XLA drops it).

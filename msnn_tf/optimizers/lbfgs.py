@@ -128,12 +128,12 @@ def lbfgs_minimize(
         max_line_search_iterations=int(max_line_search_iterations),
     )
 
-    @tf.function(jit_compile=jit_compile)
+    @tf.function(jit_compile=jit_compile, autograph=False)
     def first_block(position, limit):
         return tfp.optimizer.lbfgs_minimize(
             value_and_gradients_function, initial_position=position, max_iterations=limit, **options)
 
-    @tf.function(jit_compile=jit_compile)
+    @tf.function(jit_compile=jit_compile, autograph=False)
     def next_block(previous, limit):
         return tfp.optimizer.lbfgs_minimize(
             value_and_gradients_function, initial_position=None, previous_optimizer_results=previous,

@@ -275,23 +275,29 @@ class PINNObjective(StageObjective):
         states = []
         for i, constraint in enumerate(problem.constraints):
             order, weight = constraint.order(problem.domain), constraint.weight_at(stage)
+            if weight == 0:
+                continue  # switched off at this stage
             points = tf.constant(constraint.points(seed=s.stage_seed(stage) + 17 + i, stage=stage))
             indices = taylor_indices(self.analyzer.residual_keys(), order)
             frozen = {k: tf.constant(v) for k, v in self.analyzer.model_partials(points, indices).values.items()}
             # An "auto" weight's gamma_s / gamma is set by _weigh_constraints.
             states.append(ConstraintPoints(order, points, frozen,
-                                           weight=None if weight == "auto" else float(weight)))
+                                           weight=None if weight == "auto" else float(weight), index=i))
         return tuple(states)
 
-    def _weigh_constraints(self, work, analysis: Analysis, stage: int, constraint_rms: float) -> None:
+    def _weigh_constraints(self, work, analysis: Analysis, stage: int, constraint_losses) -> None:
         """``gamma_s / gamma`` of each ``"auto"`` constraint (eq. 4.2; the paper gives no formula).
 
-        Stage ``k >= 1``: ``||r||^2 / L_s`` of the model so far (``eps_r^2`` on the analysis grid over the
-        summed constraint loss at the stage's points): the constraint starts as large as the equation
-        term and both fall together (the rule of eq. 3.40 for the gPINN term, ``||r||^2 / ||grad r||^2``,
-        applied to the constraint). Stage 0, from a random network far from any solution, has no model
-        to measure: ``prod_i (2 pi f_i)^(-2 n_i)`` for a constraint of order ``n`` at one period over the
-        domain (the same rule with ``||D^n r|| ~ (2 pi f)^n ||r||``).
+        Stage ``k >= 1``: ``||r||^2 / L_s,i`` of the model so far (``eps_r^2`` on the analysis grid over
+        that constraint's own loss at the stage's points, ``constraint_losses[i]``): each constraint
+        starts as large as the equation term and all fall together (the rule of eq. 3.40 for the gPINN
+        term, ``||r||^2 / ||grad r||^2``, applied to each constraint). Per constraint, not over their sum:
+        beside ``d^3 r / dy^3`` (``sqrt(L_s) ~ 1e-10`` after Fig. 14's second stage) a ``dr/dy``
+        constraint (``~ 2e-12`` there) would get ~1e-4 of its own weight (measured on Fig. 14's third
+        stage: lambda 2.5e-12 off with the summed rule, 3.8e-13 with this one). Stage 0, from a random
+        network far from any solution, has no model to measure: ``prod_i (2 pi f_i)^(-2 n_i)`` for a
+        constraint of order ``n`` at one period over the domain (the same rule with
+        ``||D^n r|| ~ (2 pi f)^n ||r||``).
 
         Measured on eq. (4.1) from lambda = 0.45 (stage 0): weights near ``gamma`` drive lambda to 1/4
         or below, where ``d^3 r / dy^3`` is also small; 1e-3..3e-2 ``gamma`` lead it to 1/2 (this rule:
@@ -301,15 +307,22 @@ class PINNObjective(StageObjective):
         residual did not fall; with this rule the residual fell 6x, and least-squares stages took
         lambda to 4.6e-13 and 1.9e-13 off (the condition-like weight: 4.8e-13, then no gain).
         """
-        for i, constraint in enumerate(self.problem.constraints):
-            if work.constraints[i].weight is not None:  # hand-set gamma_s
+        for i, state in enumerate(work.constraints):
+            if state.weight is not None:  # hand-set gamma_s
                 continue
-            if stage > 0 and constraint_rms > 0 and analysis.residual_rms > 0:
-                ratio = (analysis.residual_rms / constraint_rms) ** 2
+            if stage > 0 and constraint_losses[i] > 0 and analysis.residual_rms > 0:
+                ratio = analysis.residual_rms**2 / constraint_losses[i]
             else:
-                order = constraint.order(self.problem.domain)
+                order = state.order
                 ratio = float(np.prod([(2.0 * math.pi * f) ** (-2.0 * n) for f, n in zip(analysis.frequencies, order)]))
             work.constraints[i] = dataclasses.replace(work.constraints[i], relative_weight=ratio)
+
+    def _weights_per_constraint(self, states, gamma) -> tuple:
+        """``gamma_s`` of every constraint of the problem at a stage, 0.0 for one switched off there."""
+        weights = [0.0] * len(self.problem.constraints)
+        for state in states:
+            weights[state.index] = float(state.gamma_s(gamma))
+        return tuple(weights)
 
     def constraint_loss(self, states=None) -> float:
         """``L_s`` of the current model: the constraints' mean squares summed (eq. 4.4), from ``states``
@@ -317,11 +330,19 @@ class PINNObjective(StageObjective):
         a fresh draw for the next stage."""
         if not self.problem.constraints:
             return math.nan
+        return sum(self.constraint_losses(states))
+
+    def constraint_losses(self, states=None) -> list:
+        """Each constraint's mean square ``mean_j |D^n r(x_j)|^2`` for the current model, in the order of
+        ``states`` (the constraints on at the stage; their sum is :meth:`constraint_loss`); ``[]``
+        without constraints."""
+        if not self.problem.constraints:
+            return []
         if states is None:
             states = self._constraint_points(self.next_stage, self.analysis())
         parameters = self.current_parameters()
-        return sum(float(tf.reduce_mean(tf.square(residual_derivative(self.problem, c.points, c.frozen, c.order, parameters))))
-                   for c in states)
+        return [float(tf.reduce_mean(tf.square(residual_derivative(self.problem, c.points, c.frozen, c.order, parameters))))
+                for c in states]
 
     def _stage_state(self, stage, analysis, epsilon, gamma_g, loss_scales, network, parameter_scale=None,
                      constraints=()) -> _StageState:
@@ -432,7 +453,8 @@ class PINNObjective(StageObjective):
         gamma_g = 0.0 if not s.gradient_enhanced else (analysis.gamma_g if hand_gamma_g == "auto" else float(hand_gamma_g))
         least_squares = stage > 0 and self.later_stages_solved
         constraints = self._constraint_points(stage, analysis)
-        constraint_rms = math.sqrt(self.constraint_loss(constraints)) if constraints and stage > 0 else math.nan
+        constraint_losses = self.constraint_losses(constraints) if constraints and stage > 0 else []
+        constraint_rms = math.sqrt(sum(constraint_losses)) if constraint_losses else math.nan
         parameter_scale, parameter_network, notes = self._parameter_plan(stage, analysis, epsilon, constraint_rms)
         if least_squares:
             parameter_network = None  # the solve corrects the parameters directly (a column each)
@@ -447,7 +469,7 @@ class PINNObjective(StageObjective):
                                  parameter_scale, constraints)
         self.work = work
         gamma_rounds = ()
-        self._weigh_constraints(work, analysis, stage, constraint_rms)  # gamma_s / gamma: independent of gamma
+        self._weigh_constraints(work, analysis, stage, constraint_losses)  # gamma_s / gamma: independent of gamma
         if hand_gamma == "pretrain":
             def build(trial_gamma):
                 value_and_gradients, flat, parts = work.make_loss(trial_gamma, new_network())
@@ -482,7 +504,7 @@ class PINNObjective(StageObjective):
                         residual_rms=float(eps_r), estimate=float(analysis.estimate), beta_rms=analysis.beta_rms,
                         condition_rms=float(condition_rms), parameter_scale=dict(parameter_scale or {}),
                         parameter_network=parameter_network, constraint_rms=float(constraint_rms),
-                        constraint_weights=tuple(float(c.gamma_s(gamma)) for c in work.constraints),
+                        constraint_weights=self._weights_per_constraint(work.constraints, gamma),
                         levenberg_marquardt_iterations=0 if least_squares else int(
                             s.value("levenberg_marquardt_iterations", stage))))
 

@@ -59,13 +59,15 @@ class StageParameters:
 class ConstraintPoints:
     """A :class:`~msnn_tf.pinn.ResidualDerivative` at a stage: the derivative's multi-index, its points,
     the frozen stages' derivatives there (``{multi-index: tensor}``) and its weight: a hand-set
-    ``gamma_s`` (``weight``) or, for ``"auto"``, ``gamma_s / gamma`` (``relative_weight``)."""
+    ``gamma_s`` (``weight``) or, for ``"auto"``, ``gamma_s / gamma`` (``relative_weight``); ``index``: its
+    place in ``problem.constraints`` (a constraint switched off at the stage has no state)."""
 
     order: tuple
     points: tf.Tensor
     frozen: dict
     relative_weight: float = 1.0
     weight: float | None = None
+    index: int = 0
 
     def gamma_s(self, gamma: float) -> float:
         """``gamma_s`` of eq. (4.2) for the equation weight ``gamma``."""
