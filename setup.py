@@ -16,7 +16,9 @@ setup(
     packages=find_packages(include=["msnn_tf", "msnn_tf.*"]),
     python_requires=">=3.11",
     install_requires=requirements,
-    extras_require={"test": ["pytest>=7"]},  # pip install -e ".[test]": the test tools, never a runtime dependency
+    # pip install -e ".[test]": the test tools, never a runtime dependency (pytest-xdist: pytest.ini runs the
+    # default suite on two worker processes, one test file per worker at a time).
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
     entry_points={"console_scripts": ["msnn-tf=msnn_tf.cli:main"]},
     license="MIT",
     license_files=["LICENSE"],
