@@ -236,7 +236,7 @@ def test_a_parameter_scale_bounds_how_far_adam_moves_the_parameter_at_stage_0():
     assert moves[True] > 1e-3 and 0 < moves[False] < 1e-4, moves
 
 
-@pytest.mark.slow  # 35-90 s: over the default suite's budget; run by `pytest -m slow` (passed 2026-12-01)
+@pytest.mark.slow  # 35-90 s: over the default suite's budget; run by `pytest -m slow` (passed 2026-12-03)
 def test_trained_two_network_and_solved_stages_carry_lambda_and_report_it():
     """Small budgets (plumbing, not accuracy), one solver for every stage kind: stage 0 trains lambda
     with the network; stage 1 is a forced two-network stage (eq. 4.8) with ``eps_lambda = sqrt(L_s)``
@@ -246,7 +246,8 @@ def test_trained_two_network_and_solved_stages_carry_lambda_and_report_it():
     problem = burgers_problem(lam=0.45)
     solver = msnn.MultiStagePINN(problem, width=10, adam_steps=(500, 60), lbfgs_iterations=(300, 0),
                                  gradient_enhanced=True, parameter_network="always", num_collocation=(128, 128, 600),
-                                 least_squares_width=100, least_squares_kappa_factors=(2.0,), verbose=0)
+                                 least_squares_width=100, least_squares_kappa_factors=(2.0,), verbose=0,
+                                 stage_solver="adam_lbfgs")  # the default "auto" would solve stage 1
     assert solver.parameters == {"lam": 0.45}
     history = solver.fit(num_stages=2)
     first, second = history.stages
