@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_float64_matrix", "check_float_dtype", "non_negative_int", "per_stage", "per_stage_values", "positive_finite",
-           "positive_int"]
+__all__ = ["as_float64_matrix", "check_float_dtype", "non_negative_finite", "non_negative_int", "per_stage",
+           "per_stage_values", "positive_finite", "positive_int"]
 
 
 def _is_integer(value) -> bool:
@@ -27,11 +27,23 @@ def non_negative_int(name: str, value) -> int:
     return int(value)
 
 
+def _is_finite_real(value) -> bool:
+    """A finite ``int``, ``float`` or NumPy number, not a ``bool``."""
+    return (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+            and bool(np.isfinite(value)))
+
+
 def positive_finite(name: str, value) -> float:
     """``value`` as a float, or ``ValueError`` naming ``name`` when it is not a positive finite number."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0:
+    if not _is_finite_real(value) or value <= 0:
         raise ValueError(f"`{name}` must be positive and finite, got {value!r}")
+    return float(value)
+
+
+def non_negative_finite(name: str, value) -> float:
+    """``value`` as a float, or ``ValueError`` naming ``name`` when it is not a finite number >= 0."""
+    if not _is_finite_real(value) or value < 0:
+        raise ValueError(f"`{name}` must be non-negative and finite, got {value!r}")
     return float(value)
 
 

@@ -76,7 +76,7 @@ def burgers_problem(lambda_start: float = LAMBDA_START, constraint_points: int =
                     constraint_half_width=CONSTRAINT_HALF_WIDTH, constraint_keys=CONSTRAINT_KEYS, last_stage: int = 2):
     """Eq. (4.1) with ``U(-2) = 1``, unknown ``lambda``, the constraints ``D^key r = 0`` (eq. 4.4: ``"yyy"``)
     on ``|y| < constraint_half_width`` (a number, or a sequence: one per stage, the last repeats) and the
-    odd ansatz. Every key after the first is switched on at stage ``last_stage`` (counted from 0) only."""
+    odd ansatz. Every key after the first is off before stage ``last_stage`` (counted from 0) and on from it."""
     regions = tuple(pinn.Interval(-w, w) for w in np.atleast_1d(constraint_half_width).tolist())
     return pinn.Problem(
         domain=pinn.Interval(-2.0, 2.0, axis_name="y"),

@@ -30,6 +30,15 @@ def burgers_problem(lam=0.45, key="yyy", **overrides):
     return pinn.Problem(**arguments)
 
 
+def plan_with_constraint_losses(solver, stage):
+    """The plan of ``stage`` and each constraint's loss at its points; sqrt(L_s) of the plan is the root of
+    their sum (rtol 1e-12)."""
+    plan = solver.objective.plan_stage(stage)
+    losses = solver.objective.constraint_losses(solver.objective.work.constraints)
+    assert math.isclose(plan.extras["constraint_rms"], math.sqrt(sum(losses)), rel_tol=1e-12)
+    return plan, losses
+
+
 def jets_of(function, x, order):
     indices = taylor_indices([(0,), (1,)], order)
     return partial_derivatives(function, x, [dict(enumerate(i)) for i in indices]).values
@@ -137,10 +146,8 @@ def test_a_per_stage_constraint_weight_repeats_its_last_entry_and_reaches_the_st
     report = solver.fit(num_stages=1).stages[0]
     assert report.constraint_weights == (1e-6, 0.0)
     assert report.loss_parts.shape[1] == 3  # L_d, L_e and the one constraint on at stage 0
-    plan = solver.objective.plan_stage(1)
-    losses = solver.objective.constraint_losses(solver.objective.work.constraints)
+    plan, losses = plan_with_constraint_losses(solver, 1)
     assert len(losses) == 2 and all(w > 0 for w in plan.extras["constraint_weights"])
-    assert math.isclose(plan.extras["constraint_rms"], math.sqrt(sum(losses)), rel_tol=1e-12)
     automatic = msnn.MultiStagePINN(burgers_problem(lam=0.45), width=6, adam_steps=30, lbfgs_iterations=0,
                                     jit_compile=False, verbose=0).fit(num_stages=1).stages[0]
     assert automatic.constraint_weights[0] > 1e-3  # the stage-0 rule, 0.066 gamma for d^3 r / dy^3
@@ -211,14 +218,12 @@ def test_one_trained_stage_carries_lambda_into_the_report_and_the_saved_model(tm
     np.testing.assert_array_equal(network(-h).numpy(), -network(h).numpy())
     solver.model.save(tmp_path / "burgers.keras")
     assert keras.saving.load_model(tmp_path / "burgers.keras").parameters == {"lam": value}
-    plan = solver.objective.plan_stage(1)
-    losses = solver.objective.constraint_losses(solver.objective.work.constraints)
+    plan, losses = plan_with_constraint_losses(solver, 1)
     gamma, eps_r = plan.extras["gamma"], plan.extras["residual_rms"]
     # Two different losses (measured: 0.023 and 0.062), so the rule over their sum would fail the checks below.
     assert len(losses) == 2 and min(losses) > 0 and abs(losses[0] / losses[1] - 1) > 0.1
     for weight, loss in zip(plan.extras["constraint_weights"], losses):
         assert math.isclose(weight, gamma * eps_r**2 / loss, rel_tol=1e-12)
-    assert math.isclose(plan.extras["constraint_rms"], math.sqrt(sum(losses)), rel_tol=1e-12)
 
 
 def test_a_parameter_scale_bounds_how_far_adam_moves_the_parameter_at_stage_0():

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from msnn_tf.derivatives import Partials, parse_derivative
 from msnn_tf.pinn.domains import Box
-from msnn_tf.validation import per_stage, per_stage_values, positive_finite, positive_int
+from msnn_tf.validation import non_negative_finite, per_stage, per_stage_values, positive_int
 
 __all__ = ["ResidualDerivative", "residual_derivative", "taylor_indices"]
 
@@ -127,9 +127,7 @@ def _weight(name, value):
     otherwise)."""
     if isinstance(value, str) and value == "auto":
         return value
-    if not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) and value == 0:
-        return 0.0
-    return positive_finite(name, value)
+    return non_negative_finite(name, value)
 
 
 def taylor_indices(term_keys, order) -> list[tuple[int, ...]]:

@@ -313,8 +313,7 @@ class PINNObjective(StageObjective):
             if stage > 0 and constraint_losses[i] > 0 and analysis.residual_rms > 0:
                 ratio = analysis.residual_rms**2 / constraint_losses[i]
             else:
-                order = state.order
-                ratio = float(np.prod([(2.0 * math.pi * f) ** (-2.0 * n) for f, n in zip(analysis.frequencies, order)]))
+                ratio = float(np.prod([(2.0 * math.pi * f) ** (-2.0 * n) for f, n in zip(analysis.frequencies, state.order)]))
             work.constraints[i] = dataclasses.replace(work.constraints[i], relative_weight=ratio)
 
     def _weights_per_constraint(self, states, gamma) -> tuple:
@@ -576,7 +575,7 @@ class PINNObjective(StageObjective):
                 resample=work.resample, resample_every=work.resample_every,
                 record=(lambda p: tf.stack(parts(p))) if s.record_loss_parts else None, plateau_window=s.plateau_window,
                 # constraints nest derivative tapes to high order: compile the loss, not each loop around it
-                compile_loss_only=bool(self.problem.constraints), loops_compiled=self.strategy is None,
+                compile_loss_only=bool(work.constraints), loops_compiled=self.strategy is None,
                 min_block_gain=s.block_gain(self.later_stages_solved))
             failure = trained.failure
             position = trained.position
